@@ -1,0 +1,79 @@
+# forkline: keep downstream forks of kpt packages in step with their upstream.
+# `make help` lists the targets.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BIN := $(CURDIR)/bin
+export GOWORK := off
+
+CONTROLLER_GEN_VERSION := $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "sigs.k8s.io/controller-tools") print $$(i+1)}' tools/codegen/go.mod)
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+STACK := $(BIN)/forkline-stack
+TEST_TIMEOUT ?= 80m
+
+##@ Getting started
+
+.PHONY: demo
+demo: stack-bins $(STACK) ## Start the local stack, run the sync flow visibly, keep it up until Ctrl-C.
+	$(STACK) demo
+
+.PHONY: test
+test: stack-bins ## Run every test: table tests, then the end-to-end suites on the real local stack.
+	go test -count=1 -p 1 -timeout $(TEST_TIMEOUT) -v ./...
+
+##@ Local stack
+
+.PHONY: stack-bins
+stack-bins: $(STACK) ## Build etcd, kube-apiserver, kubectl, porch-server, porchctl and the function runner into ./bin (once per version).
+	$(STACK) build
+
+.PHONY: stack-up
+stack-up: stack-bins ## Start the local stack in the background (kubeconfig in .stack/kubeconfig).
+	$(STACK) up --dir $(CURDIR)/.stack
+
+.PHONY: stack-down
+stack-down: $(STACK) ## Stop the background local stack and every process it started.
+	$(STACK) down --dir $(CURDIR)/.stack
+
+##@ Development
+
+.PHONY: build
+build: ## Build the manager and the stack command into ./bin.
+	go build -o $(BIN)/manager ./cmd/manager
+	go build -o $(STACK) ./cmd/stack
+
+.PHONY: run
+run: ## Run the manager against the cluster of the current KUBECONFIG (e.g. .stack/kubeconfig).
+	go run ./cmd/manager --leader-elect=false
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC under config/.
+	$(CONTROLLER_GEN) crd rbac:roleName=forkline-manager paths=./api/... paths=./internal/... paths=./controllers/... \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: verify
+verify: generate manifests ## Fail if generated files are stale, code is unformatted or vet complains.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config)" || { git status --porcelain -- api config; echo "untracked generated files"; exit 1; }
+
+.PHONY: clean
+clean: ## Remove built binaries (the stack rebuilds them on demand).
+	rm -rf $(BIN)
+
+$(STACK): $(shell find cmd/stack test/stack -name '*.go' 2>/dev/null) go.mod go.sum
+	go build -o $@ ./cmd/stack
+
+$(CONTROLLER_GEN): tools/codegen/go.mod
+	cd tools/codegen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-12s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

@@ -1,0 +1,382 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PackageRef names a package in a Porch Repository.
+type PackageRef struct {
+	// repo is the name of the Porch Repository (config.porch.kpt.dev) in the
+	// same namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Repo string `json:"repo"`
+
+	// package is the package path inside the repository, e.g. "app" or
+	// "network/app".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Package string `json:"package"`
+}
+
+// ReleaseOrder says how a variant walks the releases that match its track.
+// +kubebuilder:validation:Enum=OldestFirst;Latest
+type ReleaseOrder string
+
+const (
+	// OldestFirst takes every matching release in semver order, one at a time.
+	OldestFirst ReleaseOrder = "OldestFirst"
+	// Latest jumps straight to the newest matching release.
+	Latest ReleaseOrder = "Latest"
+)
+
+// ReleaseTrack says which upstream revisions a downstream follows: a semver
+// constraint over the upstream's published revisions, or one fixed revision.
+type ReleaseTrack struct {
+	// versions is a semver constraint (Masterminds syntax) matched against the
+	// upstream's published revisions, e.g. "1.21.x", "~1.22" or ">=1.21 <1.23".
+	// Revisions that are not semver (main, v1) never match.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Versions string `json:"versions,omitempty"`
+
+	// revision is one fixed upstream revision to follow, e.g. "v1.21.3".
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Revision string `json:"revision,omitempty"`
+
+	// prereleases lets a versions constraint match pre-release revisions
+	// such as v1.22.0-rc.1. Default false.
+	// +optional
+	Prereleases bool `json:"prereleases,omitempty"`
+
+	// order is OldestFirst (default: walk every matching release in order) or
+	// Latest (jump to the newest matching release).
+	// +optional
+	Order ReleaseOrder `json:"order,omitempty"`
+}
+
+// EffectiveOrder is the order in force: OldestFirst unless set.
+func (t ReleaseTrack) EffectiveOrder() ReleaseOrder {
+	if t.Order == "" {
+		return OldestFirst
+	}
+	return t.Order
+}
+
+// Function is one kpt function in a Kptfile pipeline, as in kpt's Kptfile.
+type Function struct {
+	// image is the function's container image; on the local stack it maps to
+	// a binary in the function runner's exec runtime.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image"`
+
+	// name identifies the function within the variant; forkline writes it into
+	// the Kptfile as forkline.<variant>.<name>.<index>. Defaults to the last
+	// path element of the image without its tag.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name,omitempty"`
+
+	// configMap is the function's inline configuration.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	ConfigMap map[string]string `json:"configMap,omitempty"`
+
+	// configPath is a file in the package holding the function's configuration.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ConfigPath string `json:"configPath,omitempty"`
+
+	// selectors restrict the function to matching resources.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	Selectors []ResourceSelector `json:"selectors,omitempty"`
+
+	// exclude skips matching resources.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	Exclude []ResourceSelector `json:"exclude,omitempty"`
+}
+
+// ResourceSelector matches resources in a package, as in kpt's Kptfile.
+type ResourceSelector struct {
+	// apiVersion of matching resources.
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+	// kind of matching resources.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// name of matching resources.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// namespace of matching resources.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// labels every matching resource carries.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations every matching resource carries.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Pipeline is the list of steps forkline adds to the downstream Kptfile.
+type Pipeline struct {
+	// mutators run in order and may change resources.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Mutators []Function `json:"mutators,omitempty"`
+
+	// validators run after the mutators and may only report.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Validators []Function `json:"validators,omitempty"`
+}
+
+// Injector selects same-namespace objects that fill the package's
+// kpt.dev/config-injection points, as in Porch's PackageVariant.
+type Injector struct {
+	// group of the injected object; empty means the core group.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// version of the injected object.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// kind of the injected object; defaults to ConfigMap.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// name of the injected object in the variant's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// PackageContext edits the package-context ConfigMap, as in Porch.
+type PackageContext struct {
+	// data keys to set in the package context.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Data map[string]string `json:"data,omitempty"`
+	// removeKeys are deleted from the package context.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	RemoveKeys []string `json:"removeKeys,omitempty"`
+}
+
+// AdoptionPolicy says whether a variant takes over a downstream package it did
+// not create.
+// +kubebuilder:validation:Enum=adoptNone;adoptExisting
+type AdoptionPolicy string
+
+const (
+	// AdoptNone leaves packages forkline did not create alone.
+	AdoptNone AdoptionPolicy = "adoptNone"
+	// AdoptExisting takes over an existing downstream package of the same name.
+	AdoptExisting AdoptionPolicy = "adoptExisting"
+)
+
+// DeletionPolicy says what happens to downstream revisions when a variant is
+// deleted. Published revisions are never hard-deleted.
+// +kubebuilder:validation:Enum=delete;orphan
+type DeletionPolicy string
+
+const (
+	// DeletionDelete deletes Drafts and Proposed revisions and proposes
+	// Published ones for deletion (DeletionProposed).
+	DeletionDelete DeletionPolicy = "delete"
+	// DeletionOrphan leaves every downstream revision in place.
+	DeletionOrphan DeletionPolicy = "orphan"
+)
+
+// MergeStrategy is how an upgrade combines old upstream, new upstream and the
+// current downstream.
+// +kubebuilder:validation:Enum=resource-merge;fast-forward;force-delete-replace;copy-merge
+type MergeStrategy string
+
+const (
+	// ResourceMerge is a 3-way merge per resource and field that reports
+	// conflicts instead of taking a side.
+	ResourceMerge MergeStrategy = "resource-merge"
+	// FastForward takes upstream and fails if downstream changed anything.
+	FastForward MergeStrategy = "fast-forward"
+	// ForceDeleteReplace takes upstream, discarding downstream changes.
+	ForceDeleteReplace MergeStrategy = "force-delete-replace"
+	// CopyMerge copies upstream files over downstream, keeping local-only files.
+	CopyMerge MergeStrategy = "copy-merge"
+)
+
+// ConflictPolicy is what resource-merge does when both sides changed the same
+// field.
+// +kubebuilder:validation:Enum=Report;PreferUpstream;PreferDownstream
+type ConflictPolicy string
+
+const (
+	// ReportConflicts stops and shows the conflict in the draft.
+	ReportConflicts ConflictPolicy = "Report"
+	// PreferUpstream takes upstream's value, as Porch does.
+	PreferUpstream ConflictPolicy = "PreferUpstream"
+	// PreferDownstream keeps downstream's value.
+	PreferDownstream ConflictPolicy = "PreferDownstream"
+)
+
+// Merge configures upgrades.
+type Merge struct {
+	// strategy is resource-merge (default), fast-forward, force-delete-replace
+	// or copy-merge.
+	// +optional
+	Strategy MergeStrategy `json:"strategy,omitempty"`
+
+	// conflictPolicy is Report (default): conflicts are shown in the draft and
+	// wait for a person; PreferUpstream or PreferDownstream resolve them.
+	// +optional
+	ConflictPolicy ConflictPolicy `json:"conflictPolicy,omitempty"`
+}
+
+// ApprovalMode says who approves a proposed draft.
+// +kubebuilder:validation:Enum=Manual;Automatic
+type ApprovalMode string
+
+const (
+	// ManualApproval waits for a person (porchctl rpkg approve).
+	ManualApproval ApprovalMode = "Manual"
+	// AutomaticApproval approves inside the approval windows.
+	AutomaticApproval ApprovalMode = "Automatic"
+)
+
+// Weekday is a day of the week.
+// +kubebuilder:validation:Enum=Monday;Tuesday;Wednesday;Thursday;Friday;Saturday;Sunday
+type Weekday string
+
+// ApprovalWindow is a weekly time range in which automatic approval may act.
+// +kubebuilder:validation:XValidation:rule="self.start < self.end",message="window start must be before its end"
+type ApprovalWindow struct {
+	// days the window is open; empty means every day.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=7
+	Days []Weekday `json:"days,omitempty"`
+
+	// start is the local time the window opens, "HH:MM".
+	// +required
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	Start string `json:"start"`
+
+	// end is the local time the window closes, "HH:MM" (24:00 for midnight).
+	// +required
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:Pattern=`^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$`
+	End string `json:"end"`
+
+	// timeZone is an IANA time zone name such as "Europe/Berlin"; default UTC.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
+}
+
+// Approval configures who approves drafts and when.
+type Approval struct {
+	// mode is Manual (default) or Automatic.
+	// +optional
+	Mode ApprovalMode `json:"mode,omitempty"`
+
+	// windows are the weekly ranges in which Automatic approval acts; empty
+	// means any time.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Windows []ApprovalWindow `json:"windows,omitempty"`
+
+	// minimumReleaseAge is the soak time an upstream release must have been
+	// published before a variant takes it, e.g. "72h".
+	// +optional
+	MinimumReleaseAge *metav1.Duration `json:"minimumReleaseAge,omitempty"`
+
+	// maxPublishesPerHour caps automatic approvals of this variant per hour.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxPublishesPerHour *int32 `json:"maxPublishesPerHour,omitempty"`
+}
+
+// Pin holds a downstream at one upstream revision, with a reason, until a
+// date.
+type Pin struct {
+	// revision is the upstream revision to hold at, e.g. "v1.21.2".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Revision string `json:"revision"`
+
+	// reason says why, for the people who will want to lift the pin.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason"`
+
+	// until is when the pin lapses and the variant follows its track again;
+	// unset means until someone removes the pin.
+	// +optional
+	Until *metav1.Time `json:"until,omitempty"`
+}
+
+// PackageVariantTemplate is every PackageVariant setting except which
+// upstream and downstream it connects; an UpstreamPolicy stamps it onto each
+// variant it generates.
+type PackageVariantTemplate struct {
+	// pin holds the downstream at one upstream revision.
+	// +optional
+	Pin *Pin `json:"pin,omitempty"`
+
+	// pipeline are the steps (kpt functions) added to the downstream Kptfile,
+	// named forkline.<variant>.<function>.<index>.
+	// +optional
+	Pipeline *Pipeline `json:"pipeline,omitempty"`
+
+	// injectors select the objects that fill the package's
+	// kpt.dev/config-injection points.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Injectors []Injector `json:"injectors,omitempty"`
+
+	// packageContext edits the package's package-context ConfigMap.
+	// +optional
+	PackageContext *PackageContext `json:"packageContext,omitempty"`
+
+	// labels are set on the downstream PackageRevisions.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations are set on the downstream PackageRevisions.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// adoptionPolicy is adoptNone (default) or adoptExisting.
+	// +optional
+	AdoptionPolicy AdoptionPolicy `json:"adoptionPolicy,omitempty"`
+
+	// deletionPolicy is delete (default) or orphan.
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// merge configures how upgrades are merged.
+	// +optional
+	Merge *Merge `json:"merge,omitempty"`
+
+	// approval configures who approves drafts and when.
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
+
+	// suspend holds the variant: nothing is created, proposed or approved;
+	// nothing is deleted.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}

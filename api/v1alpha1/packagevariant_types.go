@@ -1,0 +1,229 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Upstream is the package a variant follows and which of its revisions.
+// +kubebuilder:validation:XValidation:rule="has(self.versions) != has(self.revision)",message="set exactly one of upstream.versions (a semver constraint such as \"1.21.x\") and upstream.revision (one fixed revision such as \"v1.21.3\")"
+// +kubebuilder:validation:XValidation:rule="!has(self.revision) || (!has(self.order) && !has(self.prereleases))",message="upstream.order and upstream.prereleases apply only to upstream.versions"
+type Upstream struct {
+	PackageRef   `json:",inline"`
+	ReleaseTrack `json:",inline"`
+}
+
+// Downstream is where a variant keeps its fork.
+type Downstream struct {
+	// repo is the Porch Repository (one git repository and branch) holding
+	// the fork.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Repo string `json:"repo"`
+
+	// package is the package path in the downstream repository; defaults to
+	// the upstream package's path.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Package string `json:"package,omitempty"`
+}
+
+// PackageVariantSpec is one upstream package followed into one downstream
+// repository.
+type PackageVariantSpec struct {
+	// upstream is the package followed and which of its releases.
+	// +required
+	Upstream Upstream `json:"upstream"`
+
+	// downstream is where the fork lives.
+	// +required
+	Downstream Downstream `json:"downstream"`
+
+	PackageVariantTemplate `json:",inline"`
+}
+
+// SyncPhase is where the current sync stands.
+// +kubebuilder:validation:Enum=Merging;Conflicted;Rendering;Proposed;Published;Failed
+type SyncPhase string
+
+const (
+	PhaseMerging    SyncPhase = "Merging"
+	PhaseConflicted SyncPhase = "Conflicted"
+	PhaseRendering  SyncPhase = "Rendering"
+	PhaseProposed   SyncPhase = "Proposed"
+	PhasePublished  SyncPhase = "Published"
+	PhaseFailed     SyncPhase = "Failed"
+)
+
+// Conflict is one place where upstream and downstream changed the same thing
+// differently.
+type Conflict struct {
+	// file is the package file, e.g. "deployment.yaml".
+	File string `json:"file"`
+	// resource is group/kind/namespace/name, e.g. "apps/Deployment/default/app".
+	// +optional
+	Resource string `json:"resource,omitempty"`
+	// path is the field path, e.g. "spec.template.spec.containers[name=app].image".
+	// +optional
+	Path string `json:"path,omitempty"`
+	// base is the old upstream value.
+	// +optional
+	Base string `json:"base,omitempty"`
+	// upstream is the new upstream value.
+	// +optional
+	Upstream string `json:"upstream,omitempty"`
+	// downstream is the current downstream value.
+	// +optional
+	Downstream string `json:"downstream,omitempty"`
+}
+
+// UpstreamStatus says where the variant is and where it is going.
+type UpstreamStatus struct {
+	// current is the upstream revision the published downstream is based on.
+	// +optional
+	Current string `json:"current,omitempty"`
+	// target is the upstream revision being synced to next.
+	// +optional
+	Target string `json:"target,omitempty"`
+	// latestMatching is the newest upstream revision the track matches.
+	// +optional
+	LatestMatching string `json:"latestMatching,omitempty"`
+	// available are the matching upstream revisions newer than current, oldest
+	// first (at most 20).
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	Available []string `json:"available,omitempty"`
+}
+
+// SyncStatus is the sync in progress or last finished.
+type SyncStatus struct {
+	// from is the upstream revision the sync starts from (empty on first sync).
+	// +optional
+	From string `json:"from,omitempty"`
+	// to is the upstream revision the sync moves to.
+	// +optional
+	To string `json:"to,omitempty"`
+	// phase is Merging, Conflicted, Rendering, Proposed, Published or Failed.
+	// +optional
+	Phase SyncPhase `json:"phase,omitempty"`
+	// draft is the name of the downstream PackageRevision holding the sync.
+	// +optional
+	Draft string `json:"draft,omitempty"`
+	// conflictCount is how many conflicts the draft holds.
+	// +optional
+	ConflictCount int32 `json:"conflictCount,omitempty"`
+	// conflicts are the first conflicts (at most 20); the draft lists all.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// renderStatus summarizes Porch's render of the draft's pipeline.
+	// +optional
+	RenderStatus string `json:"renderStatus,omitempty"`
+	// editedByPerson is true when someone changed the draft after forkline
+	// last wrote it; forkline then leaves it alone.
+	// +optional
+	EditedByPerson bool `json:"editedByPerson,omitempty"`
+	// contentHash is the hash of what forkline last wrote to the draft.
+	// +optional
+	ContentHash string `json:"contentHash,omitempty"`
+	// message says what the sync waits on or why it failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// startedAt is when the sync began.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// finishedAt is when the sync was published or failed.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+}
+
+// SyncRecord is one finished sync.
+type SyncRecord struct {
+	// from is the upstream revision synced from.
+	// +optional
+	From string `json:"from,omitempty"`
+	// to is the upstream revision synced to.
+	To string `json:"to"`
+	// phase is Published or Failed.
+	Phase SyncPhase `json:"phase"`
+	// revision is the downstream revision published, e.g. "v3".
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// startedAt is when the sync began.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// finishedAt is when it was published or failed.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+}
+
+// PackageVariantStatus is what forkline observed and did.
+type PackageVariantStatus struct {
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling and Stalled (kstatus), plus UpToDate,
+	// Conflicted and AwaitingApproval.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// upstream says where the variant is and where it is going.
+	// +optional
+	Upstream *UpstreamStatus `json:"upstream,omitempty"`
+
+	// sync is the sync in progress or last finished.
+	// +optional
+	Sync *SyncStatus `json:"sync,omitempty"`
+
+	// history are the last finished syncs, newest first (at most 10).
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	History []SyncRecord `json:"history,omitempty"`
+}
+
+// PackageVariant keeps one downstream package in step with one upstream
+// package, following its releases by semver and holding each merge in a
+// Porch Draft.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=fpv,categories=forkline
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Upstream",type=string,JSONPath=`.spec.upstream.package`,priority=1
+// +kubebuilder:printcolumn:name="Downstream",type=string,JSONPath=`.spec.downstream.repo`
+// +kubebuilder:printcolumn:name="Current",type=string,JSONPath=`.status.upstream.current`
+// +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.status.upstream.target`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.sync.phase`
+// +kubebuilder:printcolumn:name="Draft",type=string,JSONPath=`.status.sync.draft`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PackageVariant struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the variant follows and how.
+	// +required
+	Spec PackageVariantSpec `json:"spec"`
+
+	// status is what forkline observed and did.
+	// +optional
+	Status PackageVariantStatus `json:"status,omitempty"`
+}
+
+// PackageVariantList is a list of PackageVariants.
+//
+// +kubebuilder:object:root=true
+type PackageVariantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PackageVariant `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PackageVariant{}, &PackageVariantList{})
+}

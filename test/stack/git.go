@@ -1,0 +1,89 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// GitServer serves bare repositories under Root over git's smart HTTP
+// protocol, through the system's git-http-backend, so Porch reads and pushes
+// them exactly as it would a hosted git server.
+type GitServer struct {
+	Root string
+	URL  string // http://127.0.0.1:port
+	srv  *http.Server
+}
+
+func startGitServer(root string) (*GitServer, error) {
+	execPath, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		return nil, fmt.Errorf("git is required (git --exec-path: %w)", err)
+	}
+	backend := filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend")
+	if _, err := os.Stat(backend); err != nil {
+		return nil, fmt.Errorf("git-http-backend not found next to git: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	handler := &cgi.Handler{
+		Path: backend,
+		Root: "/",
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	}
+	g := &GitServer{Root: root, URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: handler}}
+	go func() {
+		if err := g.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(os.Stderr, "stack: git server: %v\n", err)
+		}
+	}()
+	return g, nil
+}
+
+func (g *GitServer) stop() { _ = g.srv.Shutdown(context.Background()) }
+
+// RepoURL is the clone URL of the bare repository name.git.
+func (g *GitServer) RepoURL(name string) string { return g.URL + "/" + name + ".git" }
+
+// CreateRepo makes an empty bare repository name.git on branch main that
+// accepts pushes over HTTP.
+func (g *GitServer) CreateRepo(name string) error {
+	dir := filepath.Join(g.Root, name+".git")
+	if err := Git("", "init", "--quiet", "--bare", "--initial-branch=main", dir); err != nil {
+		return err
+	}
+	return Git(dir, "config", "http.receivepack", "true")
+}
+
+// Git runs git in dir with a fixed identity and returns its error with its
+// output.
+func Git(dir string, args ...string) error {
+	_, err := GitOutput(dir, args...)
+	return err
+}
+
+// GitOutput runs git in dir and returns its standard output.
+func GitOutput(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=forkline", "GIT_AUTHOR_EMAIL=forkline@localhost",
+		"GIT_COMMITTER_NAME=forkline", "GIT_COMMITTER_EMAIL=forkline@localhost",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
