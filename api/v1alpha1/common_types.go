@@ -309,6 +309,7 @@ type Approval struct {
 
 // Pin holds a downstream at one upstream revision, with a reason, until a
 // date.
+// +kubebuilder:validation:XValidation:rule="size(self.reason) > 0",message="pin.reason must say why the variant is pinned: a pin without a reason is invalid"
 type Pin struct {
 	// revision is the upstream revision to hold at, e.g. "v1.21.2".
 	// +required
@@ -318,7 +319,6 @@ type Pin struct {
 
 	// reason says why, for the people who will want to lift the pin.
 	// +required
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason"`
 

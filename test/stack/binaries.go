@@ -75,6 +75,14 @@ func EnsureBinaries(root string, logf func(string, ...any)) (Binaries, error) {
 			paths[name] = filepath.Join(dir, name)
 		}
 	}
+	// Stable names for people at a shell: bin/kubectl, bin/porchctl.
+	for _, name := range []string{"kubectl", "porchctl"} {
+		link := filepath.Join(binDir, name)
+		_ = os.Remove(link)
+		if err := os.Symlink(paths[name], link); err != nil {
+			return Binaries{}, err
+		}
+	}
 	return Binaries{
 		Etcd: paths["etcd"], KubeAPIServer: paths["kube-apiserver"], Kubectl: paths["kubectl"],
 		Porch: paths["porch"], Porchctl: paths["porchctl"], FunctionRunner: paths["function-runner"],

@@ -307,3 +307,12 @@ func (s *Stack) StopOnInterrupt() (release func()) {
 		close(done)
 	}
 }
+
+// PIDs are the process IDs of the servers the stack runs.
+func (s *Stack) PIDs() map[string]int {
+	pids := map[string]int{}
+	for _, p := range s.procs {
+		pids[p.name] = p.cmd.Process.Pid
+	}
+	return pids
+}

@@ -1,0 +1,239 @@
+// Command stack builds, starts and stops forkline's local stack (etcd,
+// kube-apiserver, porch-server, the function runner, git over HTTP) and runs
+// the demo on it.
+//
+//	stack build             build the stack's binaries into ./bin
+//	stack up   [--dir D]    start the stack in the background
+//	stack down [--dir D]    stop it and every process it started
+//	stack demo              start a stack, run the flow, wait for Ctrl-C
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/forkline/forkline/test/smoke"
+	"github.com/forkline/forkline/test/stack"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	dir := fs.String("dir", ".stack", "directory for the background stack's data, logs and kubeconfig")
+	exit := fs.Bool("exit", false, "demo: stop after the flow instead of waiting for Ctrl-C")
+	_ = fs.Parse(os.Args[2:])
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		fail(err)
+	}
+	switch os.Args[1] {
+	case "build":
+		err = build()
+	case "up":
+		err = up(abs)
+	case "serve":
+		err = serve(abs)
+	case "down":
+		err = down(abs)
+	case "demo":
+		err = demo(*exit)
+	default:
+		usage()
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: stack build | up [--dir D] | down [--dir D] | demo [--exit]")
+	os.Exit(2)
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "stack: %v\n", err)
+	os.Exit(1)
+}
+
+func logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+
+func build() error {
+	root, err := stack.RepoRoot(".")
+	if err != nil {
+		return err
+	}
+	bins, err := stack.EnsureBinaries(root, logf)
+	if err != nil {
+		return err
+	}
+	logf("stack: binaries ready (%s, %s)", filepath.Dir(bins.KubeAPIServer), filepath.Dir(bins.Porch))
+	return nil
+}
+
+// state is what a background stack leaves in its directory for `down`.
+type state struct {
+	PID        int     `json:"pid"`
+	Kubeconfig string  `json:"kubeconfig"`
+	StartupSec float64 `json:"startupSeconds"`
+}
+
+func statePath(dir string) string { return filepath.Join(dir, "state.json") }
+
+func readState(dir string) (*state, error) {
+	b, err := os.ReadFile(statePath(dir))
+	if err != nil {
+		return nil, err
+	}
+	st := &state{}
+	return st, json.Unmarshal(b, st)
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// up starts `stack serve` detached in its own session and returns once the
+// stack is ready.
+func up(dir string) error {
+	if st, err := readState(dir); err == nil && alive(st.PID) {
+		logf("stack: already running (pid %d); KUBECONFIG=%s", st.PID, st.Kubeconfig)
+		return nil
+	}
+	// A fresh stack every time: old etcd data would point at dead ports.
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(dir, "stack.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(self, "serve", "--dir", dir)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(5 * time.Minute)
+	for {
+		if st, err := readState(dir); err == nil {
+			logf("stack: up in %.1fs (pid %d, logs in %s)", st.StartupSec, st.PID, dir)
+			printUsage(st.Kubeconfig)
+			logf("stop it with: make stack-down")
+			return nil
+		}
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logPath)
+			return fmt.Errorf("stack exited before it was ready (%v):\n%s", err, b)
+		case <-deadline:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			return fmt.Errorf("stack not ready after 5m; see %s", logPath)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// serve runs the stack in the foreground until SIGTERM or SIGINT.
+func serve(dir string) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{Dir: dir, Logf: logf})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	b, err := json.Marshal(state{PID: os.Getpid(), Kubeconfig: s.Kubeconfig, StartupSec: s.Startup.Seconds()})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(statePath(dir), b, 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(statePath(dir))
+	<-ctx.Done()
+	logf("stack: stopping")
+	return nil
+}
+
+// down stops a background stack and waits until its processes are gone.
+func down(dir string) error {
+	st, err := readState(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		logf("stack: not running (no %s)", statePath(dir))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !alive(st.PID) {
+		logf("stack: not running (pid %d is gone)", st.PID)
+		return os.Remove(statePath(dir))
+	}
+	_ = syscall.Kill(st.PID, syscall.SIGTERM)
+	for i := 0; i < 300 && alive(st.PID); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if alive(st.PID) {
+		// Its children die with it (Pdeathsig).
+		_ = syscall.Kill(st.PID, syscall.SIGKILL)
+	}
+	logf("stack: stopped")
+	return nil
+}
+
+// demo starts a throwaway stack, runs the flow with its output visible and
+// keeps the stack up for exploring until Ctrl-C.
+func demo(exitAfter bool) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{Logf: logf})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	logf("")
+	res, err := smoke.Run(ctx, s, logf)
+	if err != nil {
+		return err
+	}
+	logf("")
+	logf("published downstream revision %s; app/deployment.yaml at tag app/%s:", res.Published, res.Published)
+	fmt.Println(res.PublishedManifest)
+	if exitAfter {
+		return nil
+	}
+	printUsage(s.Kubeconfig)
+	logf("Ctrl-C stops the stack and every process it started.")
+	<-ctx.Done()
+	logf("\nstack: stopping")
+	return nil
+}
+
+func printUsage(kubeconfig string) {
+	logf(`
+Use it from another shell:
+  export KUBECONFIG=%s
+  bin/kubectl get repositories,packagerevisions
+  bin/kubectl explain packagevariant.spec.upstream
+  bin/porchctl rpkg get --namespace default`, kubeconfig)
+}
