@@ -1,0 +1,285 @@
+package merge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// resource is one KRM object of a package file.
+type resource struct {
+	id         string // identity used to match sides: group|kind|namespace|name
+	apiVersion string
+	kind       string
+	file       string
+	node       *yaml.Node // the document's root mapping
+	raw        string     // the document's text as written
+}
+
+// display is the resource's identity for people: group/kind/namespace/name.
+func (r *resource) display() string { return displayID(r.id) }
+
+func displayID(id string) string {
+	parts := strings.Split(id, "|")
+	if len(parts) == 4 && parts[0] == "" {
+		parts[0] = "core"
+	}
+	return strings.Join(parts, "/")
+}
+
+// doc is one document of a KRM file: a resource, or a comment-only chunk
+// kept verbatim.
+type doc struct {
+	res *resource
+	raw string
+}
+
+// file is one package file: KRM documents, or text merged by lines.
+type file struct {
+	path    string
+	content string
+	text    bool
+	docs    []doc
+}
+
+// pkg is one side of the merge.
+type pkg struct {
+	files map[string]*file
+	byID  map[string]*resource
+	order []*resource // sorted by file, then document order
+}
+
+// isYAMLPath says whether a file may hold KRM resources.
+func isYAMLPath(p string) bool {
+	base := path.Base(p)
+	return base == "Kptfile" || strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
+}
+
+func parsePackage(t Tree) (*pkg, error) {
+	p := &pkg{files: make(map[string]*file, len(t)), byID: map[string]*resource{}}
+	paths := make([]string, 0, len(t))
+	for fp := range t {
+		paths = append(paths, fp)
+	}
+	sort.Strings(paths)
+	for _, fp := range paths {
+		f, err := parseFile(fp, t[fp])
+		if err != nil {
+			return nil, err
+		}
+		p.files[fp] = f
+		for _, d := range f.docs {
+			if d.res == nil {
+				continue
+			}
+			// The same identity twice on one side (copies per environment,
+			// patches) is told apart by its file.
+			if _, dup := p.byID[d.res.id]; dup {
+				d.res.id += "|" + fp
+			}
+			p.byID[d.res.id] = d.res
+			p.order = append(p.order, d.res)
+		}
+	}
+	return p, nil
+}
+
+// parseFile reads a file's KRM documents. A YAML file holding anything that
+// is not a KRM object is text; malformed YAML is an error naming the file
+// and line.
+func parseFile(fp, content string) (*file, error) {
+	f := &file{path: fp, content: content}
+	if !isYAMLPath(fp) {
+		f.text = true
+		return f, nil
+	}
+	for _, chunk := range splitDocuments(content) {
+		var root yaml.Node
+		err := yaml.NewDecoder(strings.NewReader(chunk.text)).Decode(&root)
+		if errors.Is(err, io.EOF) {
+			f.docs = append(f.docs, doc{raw: chunk.text})
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s", fp, shiftLines(err.Error(), chunk.line-1))
+		}
+		if len(root.Content) != 1 {
+			f.docs = append(f.docs, doc{raw: chunk.text})
+			continue
+		}
+		res, ok := newResource(fp, root.Content[0])
+		if !ok {
+			return &file{path: fp, content: content, text: true}, nil
+		}
+		res.raw = chunk.text
+		f.docs = append(f.docs, doc{res: res, raw: chunk.text})
+	}
+	return f, nil
+}
+
+type chunk struct {
+	text string
+	line int // 1-based line the chunk starts on
+}
+
+// splitDocuments cuts a multi-document YAML stream at its "---" lines,
+// keeping each document's text as written.
+func splitDocuments(content string) []chunk {
+	var out []chunk
+	start, startLine, line := 0, 1, 1
+	for i := 0; i < len(content); {
+		end := strings.IndexByte(content[i:], '\n')
+		next := len(content)
+		if end >= 0 {
+			next = i + end + 1
+		}
+		l := strings.TrimRight(content[i:next], "\r\n")
+		if l == "---" || strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "---\t") {
+			if i > start {
+				out = append(out, chunk{content[start:i], startLine})
+			}
+			start, startLine = next, line+1
+		}
+		i = next
+		line++
+	}
+	if start < len(content) {
+		out = append(out, chunk{content[start:], startLine})
+	}
+	return out
+}
+
+var lineRef = regexp.MustCompile(`line (\d+)`)
+
+// shiftLines renumbers "line N" in a YAML error by the lines before its
+// document.
+func shiftLines(msg string, offset int) string {
+	return lineRef.ReplaceAllStringFunc(msg, func(m string) string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
+		return "line " + strconv.Itoa(n+offset)
+	})
+}
+
+// Identity annotations and comments kpt leaves so a renamed downstream
+// resource still matches its upstream.
+const upstreamIdentifierAnnotation = "internal.kpt.dev/upstream-identifier"
+
+var kptMergeComment = regexp.MustCompile(`kpt-merge:\s*([^/\s]*)/(\S+)`)
+
+func newResource(fp string, n *yaml.Node) (*resource, bool) {
+	if n.Kind != yaml.MappingNode {
+		return nil, false
+	}
+	apiVersion, kind := scalar(field(n, "apiVersion")), scalar(field(n, "kind"))
+	if apiVersion == "" || kind == "" {
+		return nil, false
+	}
+	group := ""
+	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
+		group = apiVersion[:i]
+	}
+	var ns, name string
+	metaKey, meta := fieldKV(n, "metadata")
+	if meta != nil {
+		ns, name = scalar(field(meta, "namespace")), scalar(field(meta, "name"))
+	}
+	switch {
+	case annotation(meta, upstreamIdentifierAnnotation) != "":
+		// group|kind|namespace|name, as kpt writes it.
+		if parts := strings.Split(annotation(meta, upstreamIdentifierAnnotation), "|"); len(parts) == 4 {
+			group, kind, ns, name = parts[0], parts[1], parts[2], parts[3]
+		}
+	case metaKey != nil && kptMergeComment.MatchString(metaKey.LineComment+meta.LineComment):
+		m := kptMergeComment.FindStringSubmatch(metaKey.LineComment + meta.LineComment)
+		ns, name = m[1], m[2]
+	}
+	if group == "" && kind == "Kptfile" && strings.HasPrefix(apiVersion, "kpt.dev/") {
+		group = "kpt.dev"
+	}
+	return &resource{
+		id:         strings.Join([]string{group, kind, ns, name}, "|"),
+		apiVersion: apiVersion,
+		kind:       kind,
+		file:       fp,
+		node:       n,
+	}, true
+}
+
+func annotation(meta *yaml.Node, key string) string {
+	if meta == nil {
+		return ""
+	}
+	return scalar(field(field(meta, "annotations"), key))
+}
+
+// field returns the value of key in mapping n, or nil.
+func field(n *yaml.Node, key string) *yaml.Node {
+	_, v := fieldKV(n, key)
+	return v
+}
+
+func fieldKV(n *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
+
+// sameContent says whether two versions of a file mean the same: equal
+// resources for KRM files (comments and formatting aside), equal text
+// otherwise.
+func sameContent(fp, a, b string) (bool, error) {
+	if a == b {
+		return true, nil
+	}
+	fa, err := parseFile(fp, a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := parseFile(fp, b)
+	if err != nil {
+		return false, err
+	}
+	if fa.text || fb.text {
+		return false, nil
+	}
+	ra, rb := fa.resources(), fb.resources()
+	if len(ra) != len(rb) {
+		return false, nil
+	}
+	for i := range ra {
+		if !equal(ra[i].node, rb[i].node) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (f *file) resources() []*resource {
+	var out []*resource
+	for _, d := range f.docs {
+		if d.res != nil {
+			out = append(out, d.res)
+		}
+	}
+	return out
+}
