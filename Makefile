@@ -64,6 +64,14 @@ verify: generate manifests ## Fail if generated files are stale, code is unforma
 	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- api config)" || { git status --porcelain -- api config; echo "untracked generated files"; exit 1; }
 
+.PHONY: bench
+bench: ## Print the merge engine's time and allocations beside kyaml merge3's, measured in one run.
+	go run ./bench/merge
+
+.PHONY: fuzz
+fuzz: ## Fuzz the merge engine for FUZZTIME (default 60s).
+	go test -run '^$$' -fuzz FuzzMerge -fuzztime $(or $(FUZZTIME),60s) ./internal/merge/
+
 .PHONY: clean
 clean: ## Remove built binaries (the stack rebuilds them on demand).
 	rm -rf $(BIN)

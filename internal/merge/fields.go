@@ -296,6 +296,9 @@ func equal(a, b *yaml.Node) bool {
 		}
 		return true
 	case yaml.MappingNode:
+		if samePairs(a, b) {
+			return true
+		}
 		bi := indexMap(b)
 		na, nb := 0, 0
 		for i := 0; i+1 < len(a.Content); i += 2 {
@@ -315,6 +318,20 @@ func equal(a, b *yaml.Node) bool {
 		return na == nb
 	}
 	return false
+}
+
+// samePairs is the common case of equal maps written in the same order; it
+// also settles maps with repeated keys, which a key lookup cannot.
+func samePairs(a, b *yaml.Node) bool {
+	if len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := 0; i+1 < len(a.Content); i += 2 {
+		if a.Content[i].Value != b.Content[i].Value || !equal(a.Content[i+1], b.Content[i+1]) {
+			return false
+		}
+	}
+	return true
 }
 
 // oneLine renders a value for a conflict report.

@@ -132,7 +132,7 @@ func changedFiles(base, downstream Tree) ([]string, error) {
 			changed = append(changed, path)
 			continue
 		}
-		same, err := sameContent(path, b, d)
+		same, err := SameContent(path, b, d)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ func copyMerge(base, upstream, downstream Tree) (*Result, error) {
 			continue
 		}
 		if b, inBase := base[path]; inBase {
-			same, err := sameContent(path, b, d)
+			same, err := SameContent(path, b, d)
 			if err != nil {
 				return nil, err
 			}

@@ -244,10 +244,10 @@ func scalar(n *yaml.Node) string {
 	return n.Value
 }
 
-// sameContent says whether two versions of a file mean the same: equal
+// SameContent says whether two versions of a file mean the same: equal
 // resources for KRM files (comments and formatting aside), equal text
 // otherwise.
-func sameContent(fp, a, b string) (bool, error) {
+func SameContent(fp, a, b string) (bool, error) {
 	if a == b {
 		return true, nil
 	}

@@ -47,7 +47,7 @@ func sameMeaning(t *testing.T, want, got Tree) {
 		t.Fatalf("files differ (-want +got):\n%s", diff)
 	}
 	for p := range want {
-		same, err := sameContent(p, want[p], got[p])
+		same, err := SameContent(p, want[p], got[p])
 		if err != nil {
 			t.Fatal(err)
 		}

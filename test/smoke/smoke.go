@@ -8,7 +8,6 @@ package smoke
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -142,52 +141,17 @@ func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) (*Resul
 	return res, nil
 }
 
-// PushUpstreamReleases creates (or extends) the git repository name with
-// package pkg, committing and tagging pkg/v<version> for each version in
-// order; each release sets the app image tag to its version.
+// PushUpstreamReleases publishes package pkg of the git repository name at
+// each version, setting the app image tag and version label to it.
 func PushUpstreamReleases(s *stack.Stack, name, pkg string, versions ...string) error {
-	bare := filepath.Join(s.Git.Root, name+".git")
-	if _, err := os.Stat(bare); os.IsNotExist(err) {
-		if err := s.Git.CreateRepo(name); err != nil {
-			return err
-		}
-	}
-	work, err := os.MkdirTemp(s.Dir, "work-"+name+"-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	if err := stack.Git("", "clone", "--quiet", s.Git.RepoURL(name), work); err != nil {
-		return err
-	}
-	if err := stack.Git(work, "checkout", "--quiet", "-B", "main"); err != nil {
-		return err
-	}
+	releases := make([]stack.Release, 0, len(versions))
 	for _, v := range versions {
-		dir := filepath.Join(work, pkg)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		files := map[string]string{
+		releases = append(releases, stack.Release{Version: v, Files: map[string]string{
 			"Kptfile":         fmt.Sprintf(kptfileTemplate, pkg),
 			"deployment.yaml": fmt.Sprintf(deploymentTemplate, pkg, v),
-		}
-		for file, content := range files {
-			if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
-				return err
-			}
-		}
-		for _, args := range [][]string{
-			{"add", "-A"},
-			{"commit", "--quiet", "--allow-empty", "-m", "release " + v},
-			{"tag", pkg + "/v" + v},
-		} {
-			if err := stack.Git(work, args...); err != nil {
-				return err
-			}
-		}
+		}})
 	}
-	return stack.Git(work, "push", "--quiet", "origin", "main", "--tags")
+	return s.PushReleases(name, pkg, releases...)
 }
 
 const kptfileTemplate = `apiVersion: kpt.dev/v1

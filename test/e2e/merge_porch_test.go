@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/forkline/forkline/internal/merge"
+	"github.com/forkline/forkline/test/stack"
+)
+
+// Conflict-free golden cases of the merge engine, compared with Porch.
+// Left out, with what Porch v1.3.0 does on them:
+//   - crd-list-map-keys: merges the custom resource's list as a whole and
+//     takes upstream's, losing the downstream's rule (the engine keeps it);
+//   - same-change-both-sides: the update fails ("error applying patch:
+//     conflict: fragment line does not match src line");
+//   - moved-file: the update fails ("patch specifies file "app.yaml" which
+//     does not exist").
+var porchComparisonCases = []string{
+	"clean-field-changes",
+	"associative-lists",
+	"explicit-null",
+	"kpt-merge-rename",
+}
+
+// TestMergeMatchesPorchUpdate runs each conflict-free golden case through
+// Porch's own update task (resource-merge) on the real stack and through
+// forkline's engine on the same three revisions read back from Porch, and
+// compares the results resource by resource.
+func TestMergeMatchesPorchUpdate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const ns = "default"
+	for _, name := range porchComparisonCases {
+		dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
+		if err := env.PushReleases("cmp-upstream", name,
+			stack.Release{Version: "1", Files: withKptfile(name, readDir(t, filepath.Join(dir, "base")))},
+			stack.Release{Version: "2", Files: withKptfile(name, readDir(t, filepath.Join(dir, "upstream")))},
+		); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, repo := range []string{"cmp-upstream", "cmp-downstream"} {
+		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, name := range porchComparisonCases {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
+			v1, err := env.WaitPackageRevision(ctx, ns, "cmp-upstream", name, time.Minute, stack.Published("v1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v2, err := env.WaitPackageRevision(ctx, ns, "cmp-upstream", name, time.Minute, stack.Published("v2"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			draft := &porchv1alpha1.PackageRevision{}
+			draft.Namespace = ns
+			draft.Spec = porchv1alpha1.PackageRevisionSpec{
+				PackageName: name, RepositoryName: "cmp-downstream", WorkspaceName: "cmp",
+				Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft,
+				Tasks: []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
+					Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: v1.Name}},
+				}}},
+			}
+			if err := env.Client.Create(ctx, draft); err != nil {
+				t.Fatal(err)
+			}
+			// The downstream's own edits, on top of Porch's clone (whose
+			// Kptfile records the upstream).
+			prr := resources(ctx, t, draft.Name)
+			for file, content := range readDir(t, filepath.Join(dir, "downstream")) {
+				prr.Spec.Resources[file] = content
+			}
+			if err := env.Client.Update(ctx, prr); err != nil {
+				t.Fatal(err)
+			}
+
+			base := resources(ctx, t, v1.Name).Spec.Resources
+			upstream := resources(ctx, t, v2.Name).Spec.Resources
+			downstream := resources(ctx, t, draft.Name).Spec.Resources
+			ours, err := merge.Merge(base, upstream, downstream, merge.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ours.Conflicts) > 0 {
+				t.Fatalf("case should be conflict-free; engine reported %v", ours.Conflicts)
+			}
+
+			if out, err := env.Porchctl(ctx, "rpkg", "update", draft.Name, "--revision", "v2", "--namespace", ns); err != nil {
+				t.Fatalf("porchctl rpkg update: %v\n%s", err, out)
+			}
+			porch := resources(ctx, t, draft.Name).Spec.Resources
+			if !strings.Contains(porch["Kptfile"], name+"/v2") {
+				t.Fatalf("Porch's update did not move the Kptfile to v2:\n%s", porch["Kptfile"])
+			}
+			compared := 0
+			for _, file := range unionKeys(porch, ours.Tree) {
+				if file == "Kptfile" {
+					continue // upstream/upstreamLock are set by the caller, not the engine
+				}
+				same, err := merge.SameContent(file, withoutUpstreamIdentifier(porch[file]), ours.Tree[file])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !same {
+					t.Errorf("%s: Porch and forkline differ\nPorch:\n%s\nforkline:\n%s", file, porch[file], ours.Tree[file])
+				}
+				compared++
+			}
+			if compared == 0 {
+				t.Fatal("nothing was compared")
+			}
+		})
+	}
+}
+
+// Porch's update stamps every resource with kpt's upstream-identifier
+// annotation, a bookkeeping mark for later matching (forkline matches by
+// the kpt-merge comment Porch also writes); it is not part of the merge
+// result being compared. An annotations map left empty reads as absent.
+var upstreamIdentifier = regexp.MustCompile(`(?m)^\s*internal\.kpt\.dev/upstream-identifier:.*\n`)
+
+func withoutUpstreamIdentifier(content string) string {
+	return upstreamIdentifier.ReplaceAllString(content, "")
+}
+
+func resources(ctx context.Context, t *testing.T, name string) *porchv1alpha1.PackageRevisionResources {
+	t.Helper()
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, prr); err != nil {
+		t.Fatalf("reading resources of %s: %v", name, err)
+	}
+	return prr
+}
+
+func readDir(t *testing.T, root string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// withKptfile makes a golden tree a Porch package.
+func withKptfile(name string, files map[string]string) map[string]string {
+	if _, ok := files["Kptfile"]; !ok {
+		files["Kptfile"] = fmt.Sprintf("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: %s\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n", name)
+	}
+	return files
+}
+
+func unionKeys(maps ...map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range maps {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
