@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/GoogleContainerTools/kpt-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // containerPaths are the container lists of the built-in workload kinds.
@@ -81,20 +82,28 @@ type UpstreamLock struct {
 	Repo, Directory, Ref, Commit string
 }
 
-// FindUpstreamLock reads the Kptfile's upstreamLock among items.
+// FindUpstreamLock reads the Kptfile's upstreamLock among items. Values are
+// read as written: an all-digit commit is still a string.
 func FindUpstreamLock(items fn.KubeObjects) (UpstreamLock, bool) {
 	for _, o := range items {
 		if !IsKptfile(o) {
 			continue
 		}
-		ref, found, _ := o.NestedString("upstreamLock", "git", "ref")
-		if !found {
+		node, err := yaml.Parse(o.String())
+		if err != nil {
 			return UpstreamLock{}, false
 		}
-		repo, _, _ := o.NestedString("upstreamLock", "git", "repo")
-		dir, _, _ := o.NestedString("upstreamLock", "git", "directory")
-		commit, _, _ := o.NestedString("upstreamLock", "git", "commit")
-		return UpstreamLock{Repo: repo, Directory: dir, Ref: ref, Commit: commit}, true
+		get := func(field string) string {
+			v, err := node.Pipe(yaml.Lookup("upstreamLock", "git", field))
+			if err != nil || v == nil {
+				return ""
+			}
+			return v.YNode().Value
+		}
+		if get("ref") == "" {
+			return UpstreamLock{}, false
+		}
+		return UpstreamLock{Repo: get("repo"), Directory: get("directory"), Ref: get("ref"), Commit: get("commit")}, true
 	}
 	return UpstreamLock{}, false
 }

@@ -1,0 +1,9 @@
+package lockrefs
+
+import (
+	"testing"
+
+	"github.com/forkline/forkline/functions/internal/fntest"
+)
+
+func TestGolden(t *testing.T) { fntest.RunGolden(t, "testdata", Process) }
