@@ -44,6 +44,10 @@ build: ## Build the manager and the stack command into ./bin.
 	go build -o $(BIN)/manager ./cmd/manager
 	go build -o $(STACK) ./cmd/stack
 
+.PHONY: functions
+functions: ## Build forkline's KRM functions into ./bin/functions (the stack serves them as ghcr.io/forkline/<name>:v0.1.0).
+	for f in bump-version align-images lock-references; do go build -o $(BIN)/functions/$$f ./functions/$$f; done
+
 .PHONY: run
 run: ## Run the manager against the cluster of the current KUBECONFIG (e.g. .stack/kubeconfig).
 	go run ./cmd/manager --leader-elect=false

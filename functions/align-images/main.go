@@ -7,10 +7,11 @@ import (
 	"github.com/GoogleContainerTools/kpt-functions-sdk/go/fn"
 
 	"github.com/forkline/forkline/functions/align-images/alignimages"
+	"github.com/forkline/forkline/functions/internal/krm"
 )
 
 func main() {
-	if err := fn.AsMain(fn.ResourceListProcessorFunc(alignimages.Process)); err != nil {
+	if err := fn.AsMain(krm.WithErrorSummary(alignimages.Process)); err != nil {
 		os.Exit(1)
 	}
 }

@@ -6,11 +6,12 @@ import (
 
 	"github.com/GoogleContainerTools/kpt-functions-sdk/go/fn"
 
+	"github.com/forkline/forkline/functions/internal/krm"
 	"github.com/forkline/forkline/functions/lock-references/lockrefs"
 )
 
 func main() {
-	if err := fn.AsMain(fn.ResourceListProcessorFunc(lockrefs.Process)); err != nil {
+	if err := fn.AsMain(krm.WithErrorSummary(lockrefs.Process)); err != nil {
 		os.Exit(1)
 	}
 }

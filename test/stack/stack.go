@@ -34,7 +34,9 @@ type Options struct {
 	// Dir holds the stack's data, logs and kubeconfig; a temporary
 	// directory (removed on Stop) when empty.
 	Dir string
-	// Functions are served by the function runner's exec runtime.
+	// Functions are served by the function runner's exec runtime, in
+	// addition to forkline's own (see FunctionNames), which are always built
+	// and registered.
 	Functions []Function
 	// Logf receives progress lines; silent when nil.
 	Logf func(format string, args ...any)
@@ -78,6 +80,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	own, err := BuildFunctions(root)
+	if err != nil {
+		return nil, err
+	}
+	functions := append(own, opts.Functions...)
 
 	s = &Stack{Root: root, Dir: opts.Dir, Bin: bins, logf: logf}
 	if s.Dir == "" {
@@ -102,7 +109,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		{"etcd", s.startEtcd},
 		{"kube-apiserver", s.startAPIServer},
 		{"CRDs", s.installCRDs},
-		{"function runner", func(ctx context.Context) error { return s.startFunctionRunner(ctx, opts.Functions) }},
+		{"function runner", func(ctx context.Context) error { return s.startFunctionRunner(ctx, functions) }},
 		{"porch-server", s.startPorch},
 	}
 	var timings []string

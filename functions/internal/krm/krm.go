@@ -3,6 +3,7 @@
 package krm
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/GoogleContainerTools/kpt-functions-sdk/go/fn"
@@ -172,4 +173,27 @@ func ConfigObject(rl *fn.ResourceList) *fn.KubeObject {
 func ConfigError(rl *fn.ResourceList, err error) (bool, error) {
 	rl.Results = append(rl.Results, Result(ConfigObject(rl), "", err.Error(), fn.Error))
 	return false, nil
+}
+
+// WithErrorSummary makes a failing run also return its error results as
+// the error, which the SDK prints to stderr. Porch's exec runtime drops a
+// failed function's stdout and keeps stderr, so this is how the reason
+// reaches the draft's render status.
+func WithErrorSummary(process fn.ResourceListProcessorFunc) fn.ResourceListProcessorFunc {
+	return func(rl *fn.ResourceList) (bool, error) {
+		ok, err := process(rl)
+		if ok || err != nil {
+			return ok, err
+		}
+		var msgs []string
+		for _, r := range rl.Results {
+			if r.Severity == fn.Error {
+				msgs = append(msgs, r.String())
+			}
+		}
+		if len(msgs) == 0 {
+			return false, nil
+		}
+		return false, fmt.Errorf("%s", strings.Join(msgs, "; "))
+	}
 }
