@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/forkline/forkline/functions/internal/fntest"
+	"github.com/forkline/forkline/functions/fntest"
 )
 
 // TestExecFunction runs the built binary the way `kpt fn eval --exec` and

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/test/stack"
 )
 
 func validVariant(name string) *v1.PackageVariant {
@@ -158,5 +159,16 @@ func TestSamplesAreValid(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("kubectl apply output lacks %q:\n%s", want, out)
 		}
+	}
+	// The GitOps example too.
+	if err := stack.EnsureNamespace(ctx, env.Client, "platform"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = env.Kubectl(ctx, "apply", "--dry-run=server", "-k", env.Root+"/examples/policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "upstreampolicy.forkline.dev/app") {
+		t.Errorf("kubectl apply output lacks the example policy:\n%s", out)
 	}
 }

@@ -3,7 +3,7 @@ package alignimages
 import (
 	"testing"
 
-	"github.com/forkline/forkline/functions/internal/fntest"
+	"github.com/forkline/forkline/functions/fntest"
 )
 
 func TestGolden(t *testing.T) { fntest.RunGolden(t, "testdata", Process) }
