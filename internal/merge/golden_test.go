@@ -2,7 +2,6 @@ package merge
 
 import (
 	"flag"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -69,20 +68,7 @@ func TestGolden(t *testing.T) {
 
 func readTree(t testing.TB, dir, side string) Tree {
 	t.Helper()
-	root := filepath.Join(dir, side)
-	tree := Tree{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		tree[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
+	tree, err := ReadDir(filepath.Join(dir, side))
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -149,23 +147,11 @@ func resources(ctx context.Context, t *testing.T, name string) *porchv1alpha1.Pa
 
 func readDir(t *testing.T, root string) map[string]string {
 	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		files[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
+	tree, err := merge.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files
+	return tree
 }
 
 // withKptfile makes a golden tree a Porch package.
