@@ -11,34 +11,26 @@ import (
 	"strings"
 	"time"
 
-	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
-	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	forklinev1alpha1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/manager"
 )
 
-// Scheme knows every type the stack and forkline's tests use.
+// Scheme knows every type the manager uses, plus CRDs for installing them.
 func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme,
-		apiextensionsv1.AddToScheme,
-		porchv1alpha1.AddToScheme,
-		configapi.AddToScheme,
-		forklinev1alpha1.AddToScheme,
-	} {
-		if err := add(s); err != nil {
-			panic(err) // only a programming error gets here
-		}
+	s, err := manager.Scheme()
+	if err == nil {
+		err = apiextensionsv1.AddToScheme(s)
+	}
+	if err != nil {
+		panic(err) // only a programming error gets here
 	}
 	return s
 }
