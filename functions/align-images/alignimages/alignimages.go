@@ -8,6 +8,7 @@ package alignimages
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func (cfg *Config) check(rl *fn.ResourceList, o *fn.KubeObject, frozen bool) boo
 		switch {
 		case desired:
 			continue
-		case stream != nil && contains(stream.Accepted, image) && cfg.Mode == "align":
+		case stream != nil && slices.Contains(stream.Accepted, image) && cfg.Mode == "align":
 			if err := c.SetImage(stream.Desired); err != nil {
 				rl.Results = append(rl.Results, krm.Result(o, field, err.Error(), fn.Error))
 				return false
@@ -137,7 +138,7 @@ func (cfg *Config) check(rl *fn.ResourceList, o *fn.KubeObject, frozen bool) boo
 		switch {
 		case stream == nil:
 			found = append(found, "i1")
-		case contains(stream.Accepted, image):
+		case slices.Contains(stream.Accepted, image):
 			found = append(found, "i2")
 		default:
 			found = append(found, "i4")
@@ -177,7 +178,7 @@ func (cfg *Config) streamOf(image string) (*Stream, bool) {
 		if s.Desired == image {
 			return s, true
 		}
-		if contains(s.Accepted, image) {
+		if slices.Contains(s.Accepted, image) {
 			return s, false
 		}
 		if desiredRepo, _ := krm.SplitImage(s.Desired); desiredRepo == repo && byRepo == nil {
@@ -210,13 +211,4 @@ func codeNumber(code string) int {
 	var n int
 	fmt.Sscanf(code, "i%d", &n)
 	return n
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

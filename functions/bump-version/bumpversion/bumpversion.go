@@ -6,6 +6,7 @@ package bumpversion
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/GoogleContainerTools/kpt-functions-sdk/go/fn"
@@ -72,7 +73,7 @@ func Process(rl *fn.ResourceList) (bool, error) {
 		}
 		results, err := bump(o, cfg)
 		if err != nil {
-			rl.Results = append(rl.Results, result(o, "", err.Error(), fn.Error))
+			rl.Results = append(rl.Results, krm.Result(o, "", err.Error(), fn.Error))
 			return false, nil
 		}
 		rl.Results = append(rl.Results, results...)
@@ -95,18 +96,18 @@ func bump(o *fn.KubeObject, cfg Config) (fn.Results, error) {
 		if old == "" {
 			old = "unset"
 		}
-		results = append(results, result(o, field, fmt.Sprintf("set %s to %s (was %s)", field, new, old), fn.Info))
+		results = append(results, krm.Result(o, field, fmt.Sprintf("set %s to %s (was %s)", field, new, old), fn.Info))
 		return nil
 	}
 
 	for _, c := range krm.Containers(o) {
 		image := c.Image()
 		repo, ref := krm.SplitImage(image)
-		if !contains(cfg.Images, repo) {
+		if !slices.Contains(cfg.Images, repo) {
 			continue
 		}
 		if strings.HasPrefix(ref, "@") {
-			results = append(results, result(o, c.Path+".image", fmt.Sprintf("%s is pinned by digest; not bumped", image), fn.Warning))
+			results = append(results, krm.Result(o, c.Path+".image", fmt.Sprintf("%s is pinned by digest; not bumped", image), fn.Warning))
 			continue
 		}
 		tag := cfg.Version
@@ -158,17 +159,4 @@ func kindOf(fieldPath string) string {
 		return fieldPath[:i]
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func result(o *fn.KubeObject, field, msg string, severity fn.Severity) *fn.Result {
-	return krm.Result(o, field, msg, severity)
 }

@@ -6,6 +6,7 @@ package lockrefs
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -129,7 +130,9 @@ func compute(items fn.KubeObjects, pins []Pin) Lock {
 		id := fmt.Sprintf("%s/%s/%s/%s", o.GroupKind().Group, o.GetKind(), o.GetNamespace(), o.GetName())
 		for _, c := range krm.Containers(o) {
 			if img := c.Image(); img != "" {
-				users[img] = appendUnique(users[img], id)
+				if !slices.Contains(users[img], id) {
+					users[img] = append(users[img], id)
+				}
 			}
 		}
 	}
@@ -221,13 +224,4 @@ func lockObject(name string, lock Lock) (*fn.KubeObject, error) {
 		sb.WriteString("  " + line + "\n")
 	}
 	return fn.ParseKubeObject([]byte(sb.String()))
-}
-
-func appendUnique(list []string, s string) []string {
-	for _, v := range list {
-		if v == s {
-			return list
-		}
-	}
-	return append(list, s)
 }
