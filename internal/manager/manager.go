@@ -4,6 +4,7 @@
 package manager
 
 import (
+	"context"
 	"fmt"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -16,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	forklinev1alpha1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/controllers/packagevariant"
 )
 
 // Options are the manager's command-line settings.
@@ -58,6 +60,9 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := packagevariant.NewReconciler(mgr).SetupWithManager(context.Background(), mgr); err != nil {
+		return nil, fmt.Errorf("setting up the PackageVariant controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

@@ -1,0 +1,74 @@
+package packagevariant
+
+import (
+	"context"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+)
+
+// Field indexes, so a reconcile reads one package's revisions and a
+// revision event finds only the variants it concerns; nothing lists
+// everything.
+const (
+	// indexPackage keys PackageRevisions by repository/package.
+	indexPackage = "forkline.package"
+	// indexUpstream and indexDownstream key PackageVariants by the
+	// repository/package they read from and write to.
+	indexUpstream   = "forkline.upstream"
+	indexDownstream = "forkline.downstream"
+)
+
+func packageKey(repo, pkg string) string { return repo + "/" + pkg }
+
+// SetupIndexes registers the field indexes the controller reads through.
+func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
+	fi := mgr.GetFieldIndexer()
+	if err := fi.IndexField(ctx, &porchv1alpha1.PackageRevision{}, indexPackage, func(o client.Object) []string {
+		pr := o.(*porchv1alpha1.PackageRevision)
+		return []string{packageKey(pr.Spec.RepositoryName, pr.Spec.PackageName)}
+	}); err != nil {
+		return err
+	}
+	if err := fi.IndexField(ctx, &v1.PackageVariant{}, indexUpstream, func(o client.Object) []string {
+		pv := o.(*v1.PackageVariant)
+		return []string{packageKey(pv.Spec.Upstream.Repo, pv.Spec.Upstream.Package)}
+	}); err != nil {
+		return err
+	}
+	return fi.IndexField(ctx, &v1.PackageVariant{}, indexDownstream, func(o client.Object) []string {
+		pv := o.(*v1.PackageVariant)
+		return []string{packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}
+	})
+}
+
+// variantsFor maps a PackageRevision event to the variants that follow its
+// package upstream or write it downstream.
+func (r *Reconciler) variantsFor(ctx context.Context, o client.Object) []reconcile.Request {
+	pr, ok := o.(*porchv1alpha1.PackageRevision)
+	if !ok {
+		return nil
+	}
+	key := packageKey(pr.Spec.RepositoryName, pr.Spec.PackageName)
+	seen := map[types.NamespacedName]bool{}
+	var reqs []reconcile.Request
+	for _, index := range []string{indexUpstream, indexDownstream} {
+		var list v1.PackageVariantList
+		if err := r.client.List(ctx, &list, client.InNamespace(pr.Namespace), client.MatchingFields{index: key}); err != nil {
+			continue
+		}
+		for _, pv := range list.Items {
+			nn := types.NamespacedName{Namespace: pv.Namespace, Name: pv.Name}
+			if !seen[nn] {
+				seen[nn] = true
+				reqs = append(reqs, reconcile.Request{NamespacedName: nn})
+			}
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,157 @@
+// Package packagevariant reconciles PackageVariants: it follows one upstream
+// package's releases into one downstream repository, holding each merge in
+// a Porch Draft, showing conflicts in the draft and carrying on once a
+// person resolves them.
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+)
+
+// Finalizer holds a variant until its downstream drafts are cleaned up per
+// its deletion policy.
+const Finalizer = "forkline.dev/packagevariant"
+
+// Reconciler reconciles PackageVariants.
+type Reconciler struct {
+	client   client.Client // cached: variants, revisions, repositories
+	reader   client.Reader // uncached: PackageRevisionResources
+	recorder events.EventRecorder
+	now      func() time.Time
+}
+
+// Option configures a Reconciler.
+type Option func(*Reconciler)
+
+// WithClock replaces the wall clock (tests of soak times and pins).
+func WithClock(now func() time.Time) Option { return func(r *Reconciler) { r.now = now } }
+
+// NewReconciler builds a reconciler on the manager's clients.
+func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
+	r := &Reconciler{
+		client:   mgr.GetClient(),
+		reader:   mgr.GetAPIReader(),
+		recorder: mgr.GetEventRecorder("forkline-packagevariant"),
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// SetupWithManager registers the controller and its indexes.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := SetupIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1.PackageVariant{}).
+		Watches(&porchv1alpha1.PackageRevision{}, handler.EnqueueRequestsFromMapFunc(r.variantsFor)).
+		Named("packagevariant").
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=forkline.dev,resources=packagevariants,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=forkline.dev,resources=packagevariants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=forkline.dev,resources=packagevariants/finalizers,verbs=update
+// +kubebuilder:rbac:groups=porch.kpt.dev,resources=packagerevisions,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=porch.kpt.dev,resources=packagerevisionresources,verbs=get;update;patch
+// +kubebuilder:rbac:groups=config.porch.kpt.dev,resources=repositories,verbs=get;list;watch
+
+// Reconcile moves one variant a step towards its target.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	pv := &v1.PackageVariant{}
+	if err := r.client.Get(ctx, req.NamespacedName, pv); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := pv.DeepCopy()
+	s := &scope{pv: pv, now: r.now()}
+	defer func() {
+		if err == nil {
+			pv.Status.ObservedGeneration = pv.Generation
+		}
+		setReady(pv, err)
+		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
+			if perr := r.client.Status().Patch(ctx, pv, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+				err = fmt.Errorf("patching status: %w", perr)
+			}
+		}
+		r.emitPhaseEvent(before, pv)
+	}()
+
+	if !pv.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, s)
+	}
+	if !controllerutil.ContainsFinalizer(pv, Finalizer) {
+		patch := client.MergeFrom(pv.DeepCopy())
+		controllerutil.AddFinalizer(pv, Finalizer)
+		if err := r.client.Patch(ctx, pv, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+		before.Finalizers, before.ResourceVersion = pv.Finalizers, pv.ResourceVersion
+	}
+	if pv.Spec.Suspend {
+		setCondition(pv, v1.ConditionReconciling, false, "Suspended", "spec.suspend is true: nothing is created, proposed or approved")
+		return ctrl.Result{}, nil
+	}
+
+	for _, step := range []func(context.Context, *scope) (ctrl.Result, error){
+		r.validate,
+		r.resolve,
+		r.syncDraft,
+	} {
+		res, err := step(ctx, s)
+		if err != nil || s.done {
+			if err != nil {
+				log.FromContext(ctx).Error(err, "reconcile step failed", "variant", req.NamespacedName)
+			}
+			return res, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// validate checks what the API server cannot: the constraint's syntax and
+// that the repositories exist.
+func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error) {
+	track, err := trackFor(s.pv)
+	if err != nil {
+		stall(s, "InvalidSpec", err.Error())
+		return ctrl.Result{}, nil
+	}
+	s.track = track
+	for _, repo := range []string{s.pv.Spec.Upstream.Repo, s.pv.Spec.Downstream.Repo} {
+		var r0 configapi.Repository
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: repo}, &r0); err != nil {
+			if apierrors.IsNotFound(err) {
+				stall(s, "RepositoryNotFound", fmt.Sprintf("Porch Repository %q does not exist in namespace %q; register it (kubectl get repositories)", repo, s.pv.Namespace))
+				return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("reading Repository %q: %w", repo, err)
+		}
+	}
+	setCondition(s.pv, v1.ConditionStalled, false, "Valid", "")
+	return ctrl.Result{}, nil
+}
+
+func stall(s *scope, reason, msg string) {
+	setCondition(s.pv, v1.ConditionStalled, true, reason, msg)
+	setCondition(s.pv, v1.ConditionReconciling, false, reason, msg)
+	s.done = true
+}

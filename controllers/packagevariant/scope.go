@@ -1,0 +1,94 @@
+package packagevariant
+
+import (
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/release"
+)
+
+// scope is what one reconcile learned, passed from step to step.
+type scope struct {
+	pv    *v1.PackageVariant
+	now   time.Time
+	track release.Track
+	done  bool // a step decided the reconcile ends here
+
+	upstream   []porchv1alpha1.PackageRevision // published upstream revisions
+	downstream []porchv1alpha1.PackageRevision // every downstream revision of the package
+	published  *porchv1alpha1.PackageRevision // latest published downstream revision
+	current    string                          // upstream revision the published downstream is on
+	selection  release.Selection
+}
+
+// trackFor reads the variant's track, validating its constraint.
+func trackFor(pv *v1.PackageVariant) (release.Track, error) {
+	up := pv.Spec.Upstream
+	t := release.Track{
+		Versions:    up.Versions,
+		Revision:    up.Revision,
+		Prereleases: up.Prereleases,
+		Order:       release.Order(up.EffectiveOrder()),
+	}
+	if a := pv.Spec.Approval; a != nil && a.MinimumReleaseAge != nil {
+		t.MinimumAge = a.MinimumReleaseAge.Duration
+	}
+	if p := pv.Spec.Pin; p != nil {
+		t.Pin = &release.Pin{Revision: p.Revision}
+		if p.Until != nil {
+			t.Pin.Until = p.Until.Time
+		}
+	}
+	if t.Versions != "" {
+		if _, err := release.ParseConstraint(t.Versions); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+var downstreamRevision = regexp.MustCompile(`^v(\d+)$`)
+
+// latestPublished is the newest published vN revision (not the branch's
+// "main" placeholder).
+func latestPublished(prs []porchv1alpha1.PackageRevision) *porchv1alpha1.PackageRevision {
+	var best *porchv1alpha1.PackageRevision
+	bestN := -1
+	for i := range prs {
+		pr := &prs[i]
+		m := downstreamRevision.FindStringSubmatch(pr.Spec.Revision)
+		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || m == nil {
+			continue
+		}
+		if n, _ := strconv.Atoi(m[1]); n > bestN {
+			best, bestN = pr, n
+		}
+	}
+	return best
+}
+
+// upstreamRevisionOf is the upstream revision a downstream revision was
+// cloned or merged from: app/v1.21.3 -> v1.21.3.
+func upstreamRevisionOf(pr *porchv1alpha1.PackageRevision) string {
+	if pr == nil || pr.Status.UpstreamLock == nil || pr.Status.UpstreamLock.Git == nil {
+		return ""
+	}
+	return path.Base(pr.Status.UpstreamLock.Git.Ref)
+}
+
+// isOurDraft says whether a revision is an unpublished draft forkline made.
+func isOurDraft(pr *porchv1alpha1.PackageRevision) bool {
+	return strings.HasPrefix(string(pr.Spec.WorkspaceName), "forkline-") &&
+		(pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft || pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleProposed)
+}
+
+func byName(prs []porchv1alpha1.PackageRevision) {
+	sort.Slice(prs, func(i, j int) bool { return prs[i].Name < prs[j].Name })
+}

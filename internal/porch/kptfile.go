@@ -1,0 +1,146 @@
+// Package porch holds forkline's helpers for Porch packages: reading and
+// editing the Kptfile (upstream lock, readiness gates, pipeline), the
+// conflicts resource a draft carries, and content hashes.
+package porch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// KptfileName is the package's Kptfile.
+const KptfileName = "Kptfile"
+
+// ConflictsGate is the readiness gate a draft with merge conflicts carries;
+// porchctl refuses to propose it while the condition is not True.
+const ConflictsGate = "forkline.dev/conflicts-resolved"
+
+// Kptfile is a parsed Kptfile being edited.
+type Kptfile struct{ node *yaml.RNode }
+
+// ParseKptfile reads a Kptfile.
+func ParseKptfile(content string) (*Kptfile, error) {
+	n, err := yaml.Parse(content)
+	if err != nil {
+		return nil, fmt.Errorf("reading Kptfile: %w", err)
+	}
+	return &Kptfile{node: n}, nil
+}
+
+// String writes the Kptfile back.
+func (k *Kptfile) String() (string, error) { return k.node.String() }
+
+// UpstreamRef is upstreamLock.git.ref (e.g. app/v1.21.3), or "".
+func (k *Kptfile) UpstreamRef() string {
+	v, err := k.node.Pipe(yaml.Lookup("upstreamLock", "git", "ref"))
+	if err != nil || v == nil {
+		return ""
+	}
+	return v.YNode().Value
+}
+
+// SetUpstream points upstream and upstreamLock at a new ref and commit,
+// keeping the repo and directory Porch's clone recorded.
+func (k *Kptfile) SetUpstream(ref, commit string) error {
+	for _, f := range []struct {
+		path  []string
+		value string
+	}{
+		{[]string{"upstream", "git", "ref"}, ref},
+		{[]string{"upstreamLock", "git", "ref"}, ref},
+		{[]string{"upstreamLock", "git", "commit"}, commit},
+	} {
+		if err := k.node.PipeE(yaml.LookupCreate(yaml.ScalarNode, f.path[:len(f.path)-1]...), yaml.SetField(f.path[len(f.path)-1], yaml.NewStringRNode(f.value))); err != nil {
+			return fmt.Errorf("setting %s: %w", strings.Join(f.path, "."), err)
+		}
+	}
+	return nil
+}
+
+// SetGate makes conditionType a readiness gate and sets its condition.
+func (k *Kptfile) SetGate(conditionType string, ok bool, reason, message string) error {
+	gates, err := k.node.Pipe(yaml.LookupCreate(yaml.SequenceNode, "info", "readinessGates"))
+	if err != nil {
+		return err
+	}
+	if gate, _ := gates.Pipe(yaml.MatchElement("conditionType", conditionType)); gate == nil {
+		if err := gates.PipeE(yaml.Append(yaml.NewMapRNode(&map[string]string{"conditionType": conditionType}).YNode())); err != nil {
+			return err
+		}
+	}
+	conds, err := k.node.Pipe(yaml.LookupCreate(yaml.SequenceNode, "status", "conditions"))
+	if err != nil {
+		return err
+	}
+	status := "False"
+	if ok {
+		status = "True"
+	}
+	cond := yaml.NewMapRNode(&map[string]string{"type": conditionType, "status": status, "reason": reason, "message": message})
+	_, err = conds.Pipe(yaml.ElementSetter{Element: cond.YNode(), Keys: []string{"type"}, Values: []string{conditionType}})
+	return err
+}
+
+// SetPipeline replaces the functions named forkline.<variant>.* in the
+// pipeline with fns (already named), leaving everyone else's alone.
+func (k *Kptfile) SetPipeline(variant string, mutators, validators []*yaml.RNode) error {
+	prefix := "forkline." + variant + "."
+	for _, list := range []struct {
+		field string
+		fns   []*yaml.RNode
+	}{{"mutators", mutators}, {"validators", validators}} {
+		existing, err := k.node.Pipe(yaml.Lookup("pipeline", list.field))
+		if err != nil {
+			return err
+		}
+		var kept []*yaml.Node
+		if existing != nil {
+			for _, e := range existing.Content() {
+				name := ""
+				if n := yaml.NewRNode(e).Field("name"); n != nil {
+					name = n.Value.YNode().Value
+				}
+				if !strings.HasPrefix(name, prefix) {
+					kept = append(kept, e)
+				}
+			}
+		}
+		for _, fn := range list.fns {
+			kept = append(kept, fn.YNode())
+		}
+		if len(kept) == 0 {
+			if existing != nil {
+				if _, err := k.node.Pipe(yaml.Lookup("pipeline"), yaml.Clear(list.field)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		seq, err := k.node.Pipe(yaml.LookupCreate(yaml.SequenceNode, "pipeline", list.field))
+		if err != nil {
+			return err
+		}
+		seq.YNode().Content = kept
+	}
+	return nil
+}
+
+// Hash identifies a package's content, to tell whether someone changed a
+// draft since forkline last wrote it.
+func Hash(resources map[string]string) string {
+	names := make([]string, 0, len(resources))
+	for n := range resources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00%s", n, len(resources[n]), resources[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
