@@ -23,7 +23,7 @@ type scope struct {
 
 	upstream   []porchv1alpha1.PackageRevision // published upstream revisions
 	downstream []porchv1alpha1.PackageRevision // every downstream revision of the package
-	published  *porchv1alpha1.PackageRevision // latest published downstream revision
+	published  *porchv1alpha1.PackageRevision  // latest published downstream revision
 	current    string                          // upstream revision the published downstream is on
 	selection  release.Selection
 }
