@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -200,6 +201,9 @@ func newResource(fp string, n *yaml.Node) (*resource, bool) {
 		m := kptMergeComment.FindStringSubmatch(metaKey.LineComment + meta.LineComment)
 		ns, name = m[1], m[2]
 	}
+	if ns == "" {
+		ns = effectiveNamespace(apiVersion, kind)
+	}
 	if group == "" && kind == "Kptfile" && strings.HasPrefix(apiVersion, "kpt.dev/") {
 		group = "kpt.dev"
 	}
@@ -210,6 +214,17 @@ func newResource(fp string, n *yaml.Node) (*resource, bool) {
 		file:       fp,
 		node:       n,
 	}, true
+}
+
+// effectiveNamespace is the namespace kpt and Porch record in identities
+// for a resource that names none: "default" for namespaced kinds, "~C" for
+// cluster-scoped and unknown ones. Matching it lets a downstream resource
+// carrying Porch's upstream-identifier annotation meet its upstream.
+func effectiveNamespace(apiVersion, kind string) string {
+	if namespaced, found := openapi.IsNamespaceScoped(yaml.TypeMeta{APIVersion: apiVersion, Kind: kind}); found && namespaced {
+		return "default"
+	}
+	return "~C"
 }
 
 func annotation(meta *yaml.Node, key string) string {

@@ -147,14 +147,15 @@ func PushUpstreamReleases(s *stack.Stack, name, pkg string, versions ...string) 
 	releases := make([]stack.Release, 0, len(versions))
 	for _, v := range versions {
 		releases = append(releases, stack.Release{Version: v, Files: map[string]string{
-			"Kptfile":         fmt.Sprintf(kptfileTemplate, pkg),
-			"deployment.yaml": fmt.Sprintf(deploymentTemplate, pkg, v),
+			"Kptfile":         fmt.Sprintf(KptfileTemplate, pkg),
+			"deployment.yaml": fmt.Sprintf(DeploymentTemplate, pkg, v),
 		}})
 	}
 	return s.PushReleases(name, pkg, releases...)
 }
 
-const kptfileTemplate = `apiVersion: kpt.dev/v1
+// KptfileTemplate is a release's Kptfile: package name.
+const KptfileTemplate = `apiVersion: kpt.dev/v1
 kind: Kptfile
 metadata:
   name: %s
@@ -164,7 +165,8 @@ info:
   description: an upstream package released by semver tags
 `
 
-const deploymentTemplate = `apiVersion: apps/v1
+// DeploymentTemplate is a release's deployment: package name, then version.
+const DeploymentTemplate = `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: %[1]s
