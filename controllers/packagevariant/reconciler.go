@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -33,6 +34,9 @@ type Reconciler struct {
 	reader   client.Reader // uncached: PackageRevisionResources
 	recorder events.EventRecorder
 	now      func() time.Time
+	// skipNameValidation lets a process run the controller more than once
+	// (a test restarting the manager).
+	skipNameValidation bool
 }
 
 // Option configures a Reconciler.
@@ -40,6 +44,10 @@ type Option func(*Reconciler)
 
 // WithClock replaces the wall clock (tests of soak times and pins).
 func WithClock(now func() time.Time) Option { return func(r *Reconciler) { r.now = now } }
+
+// WithRestarts allows another manager in the same process to run the
+// controller again, as a test restarting "the controller" does.
+func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation = true } }
 
 // NewReconciler builds a reconciler on the manager's clients.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
@@ -64,6 +72,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		For(&v1.PackageVariant{}).
 		Watches(&porchv1alpha1.PackageRevision{}, handler.EnqueueRequestsFromMapFunc(r.variantsFor)).
 		Named("packagevariant").
+		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation}).
 		Complete(r)
 }
 

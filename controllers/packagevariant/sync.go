@@ -156,6 +156,13 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		}
 		draft = created
 	}
+	// The cache can trail Porch: every write to the draft's resources is a
+	// new commit. Decide on a fresh read.
+	fresh := &porchv1alpha1.PackageRevision{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), fresh); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
+	}
+	draft = fresh
 	if pv.Status.Sync == nil || pv.Status.Sync.Draft != draft.Name {
 		started := metav1.NewTime(s.now)
 		pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: draft.Name, StartedAt: &started}
@@ -229,7 +236,11 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	pv.Status.Sync.RenderStatus = "OK"
 
-	// Propose: Porch refuses while a readiness gate is not True.
+	// Propose: Porch refuses while a readiness gate is not True. The write
+	// above made a new commit; propose the latest.
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), draft); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
+	}
 	draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
 	if err := r.client.Update(ctx, draft); err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)

@@ -26,6 +26,9 @@ type Options struct {
 	ProbeAddr               string
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// AllowRestarts lets a process start a second manager after stopping
+	// the first (tests that kill and restart the controller).
+	AllowRestarts bool
 }
 
 // Scheme registers every type forkline reads or writes.
@@ -61,7 +64,11 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := packagevariant.NewReconciler(mgr).SetupWithManager(context.Background(), mgr); err != nil {
+	var pvOpts []packagevariant.Option
+	if opts.AllowRestarts {
+		pvOpts = append(pvOpts, packagevariant.WithRestarts())
+	}
+	if err := packagevariant.NewReconciler(mgr, pvOpts...).SetupWithManager(context.Background(), mgr); err != nil {
 		return nil, fmt.Errorf("setting up the PackageVariant controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -81,7 +81,13 @@ func (k *Kptfile) SetGate(conditionType string, ok bool, reason, message string)
 	if ok {
 		status = "True"
 	}
-	cond := yaml.NewMapRNode(&map[string]string{"type": conditionType, "status": status, "reason": reason, "message": message})
+	// Strings, tagged as such: a bare True would read back as a boolean.
+	cond := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
+	for _, kv := range [][2]string{{"type", conditionType}, {"status", status}, {"reason", reason}, {"message", message}} {
+		if err := cond.PipeE(yaml.SetField(kv[0], yaml.NewStringRNode(kv[1]))); err != nil {
+			return err
+		}
+	}
 	_, err = conds.Pipe(yaml.ElementSetter{Element: cond.YNode(), Keys: []string{"type"}, Values: []string{conditionType}})
 	return err
 }

@@ -21,7 +21,7 @@ func TestManagerServesHealth(t *testing.T) {
 	probe := freeAddr(t)
 	mgr, err := manager.New(env.Config, manager.Options{
 		MetricsAddr: "0", ProbeAddr: probe,
-		LeaderElection: true, LeaderElectionNamespace: "default",
+		LeaderElection: true, LeaderElectionNamespace: "default", AllowRestarts: true,
 	})
 	if err != nil {
 		t.Fatal(err)

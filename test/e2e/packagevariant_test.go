@@ -24,7 +24,7 @@ import (
 // startManager runs forkline's manager against the stack until stop.
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
-	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0"})
+	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +251,27 @@ func TestPackageVariantLifecycle(t *testing.T) {
 		t.Errorf("conflict values base/upstream/downstream = %s/%s/%s, want 1/2/3", c.Base, c.Upstream, c.Downstream)
 	}
 	draft := got.Status.Sync.Draft
-	if out, err := env.Porchctl(ctx, "rpkg", "propose", draft, "--namespace", v.ns); err == nil {
-		t.Errorf("porchctl proposed a draft whose conflicts gate is False:\n%s", out)
+	// The draft carries the gate, False, where kubectl and porchctl show it.
+	// (Porch v1.3.0 itself does not enforce readiness gates on propose or
+	// approve; forkline never proposes while the gate is False.)
+	gated := &porchv1alpha1.PackageRevision{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: v.ns, Name: draft}, gated); err != nil {
+		t.Fatal(err)
+	}
+	if len(gated.Spec.ReadinessGates) != 1 || gated.Spec.ReadinessGates[0].ConditionType != "forkline.dev/conflicts-resolved" {
+		t.Errorf("draft readiness gates = %+v, want forkline.dev/conflicts-resolved", gated.Spec.ReadinessGates)
+	}
+	gateStatus := ""
+	for _, c := range gated.Status.Conditions {
+		if c.Type == "forkline.dev/conflicts-resolved" {
+			gateStatus = string(c.Status)
+		}
+	}
+	if gateStatus != "False" {
+		t.Errorf("conflicts gate condition = %q, want False (conditions %+v)", gateStatus, gated.Status.Conditions)
+	}
+	if gated.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecycleDraft {
+		t.Errorf("a conflicted draft is %s, want Draft", gated.Spec.Lifecycle)
 	}
 
 	// A person resolves it: pull, take upstream's 2, mark resolved, push.

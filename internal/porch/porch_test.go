@@ -1,0 +1,121 @@
+package porch
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/forkline/forkline/internal/merge"
+)
+
+const cloned = `apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: app
+upstream:
+  type: git
+  git:
+    repo: http://127.0.0.1:1/upstream.git
+    directory: app
+    ref: app/v1.21.2
+upstreamLock:
+  type: git
+  git:
+    repo: http://127.0.0.1:1/upstream.git
+    directory: app
+    ref: app/v1.21.2
+    commit: aaaa
+pipeline:
+  mutators:
+  - name: set-labels
+    image: gcr.io/kpt-fn/set-labels:v0.2.0
+  - name: forkline.app.old.0
+    image: ghcr.io/forkline/old:v0.1.0
+`
+
+func TestKptfileEdits(t *testing.T) {
+	kf, err := ParseKptfile(cloned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kf.UpstreamRef(); got != "app/v1.21.2" {
+		t.Errorf("UpstreamRef() = %q", got)
+	}
+	if err := kf.SetUpstream("app/v1.21.3", "bbbb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := kf.SetGate(ConflictsGate, false, "Conflicts", "1 conflict"); err != nil {
+		t.Fatal(err)
+	}
+	if err := kf.SetGate(ConflictsGate, true, "Resolved", "done"); err != nil {
+		t.Fatal(err) // a second call updates the one condition
+	}
+	fn, _ := yaml.Parse("name: forkline.app.bump-version.0\nimage: ghcr.io/forkline/bump-version:v0.1.0\n")
+	if err := kf.SetPipeline("app", []*yaml.RNode{fn}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kf.String()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ref: app/v1.21.3", "commit: bbbb", "repo: http://127.0.0.1:1/upstream.git",
+		"- conditionType: forkline.dev/conflicts-resolved",
+		"type: forkline.dev/conflicts-resolved", "status: \"True\"", "reason: Resolved",
+		"name: set-labels", "name: forkline.app.bump-version.0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Kptfile lacks %q:\n%s", want, out)
+		}
+	}
+	for _, gone := range []string{"app/v1.21.2", "aaaa", "forkline.app.old.0", "status: \"False\""} {
+		if strings.Contains(out, gone) {
+			t.Errorf("Kptfile still has %q:\n%s", gone, out)
+		}
+	}
+	if n := strings.Count(out, "conditionType: forkline.dev/conflicts-resolved"); n != 1 {
+		t.Errorf("%d readiness gates, want 1", n)
+	}
+}
+
+func TestConflictsFile(t *testing.T) {
+	content, err := RenderConflicts("v1.21.2", "v1.21.3", []merge.Conflict{
+		{File: "deployment.yaml", Resource: "apps/Deployment/default/app", Path: "spec.replicas", Base: "1", Upstream: "2", Downstream: "3"},
+		{File: "README.md", Path: "lines 2-2", Base: "a", Upstream: "b", Downstream: "c"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		content string
+		want    int
+		wantErr bool
+	}{
+		"fresh":           {content: content, want: 2},
+		"one resolved":    {content: strings.Replace(content, "resolved: false", "resolved: true", 1), want: 1},
+		"all resolved":    {content: strings.ReplaceAll(content, "resolved: false", "resolved: true"), want: 0},
+		"mangled by hand": {content: "spec: [", wantErr: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			n, err := Unresolved(tc.content)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if n != tc.want {
+				t.Errorf("Unresolved() = %d, want %d", n, tc.want)
+			}
+		})
+	}
+}
+
+func TestHash(t *testing.T) {
+	a := Hash(map[string]string{"a": "1", "b": "2"})
+	if a != Hash(map[string]string{"b": "2", "a": "1"}) {
+		t.Error("hash depends on map order")
+	}
+	if a == Hash(map[string]string{"a": "1", "b": "3"}) || a == Hash(map[string]string{"a": "12", "b": ""}) {
+		t.Error("different content, same hash")
+	}
+}
