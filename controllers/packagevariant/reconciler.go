@@ -126,6 +126,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		r.syncDraft,
 	} {
 		res, err := step(ctx, s)
+		if s.requeue > 0 && res.RequeueAfter == 0 {
+			res.RequeueAfter = s.requeue
+		}
 		if err != nil || s.done {
 			if err != nil {
 				log.FromContext(ctx).Error(err, "reconcile step failed", "variant", req.NamespacedName)

@@ -20,6 +20,8 @@ type scope struct {
 	now   time.Time
 	track release.Track
 	done  bool // a step decided the reconcile ends here
+	// requeue asks to look again after this long even without an event.
+	requeue time.Duration
 
 	upstream   []porchv1alpha1.PackageRevision // published upstream revisions
 	downstream []porchv1alpha1.PackageRevision // every downstream revision of the package

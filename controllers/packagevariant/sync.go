@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -20,6 +21,10 @@ import (
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
 )
+
+// conflictPoll is how often a conflicted draft is re-read: Porch v1.3.0
+// sends no watch event when someone pushes new resources to a draft.
+const conflictPoll = 10 * time.Second
 
 // resolve reads the upstream's releases and the downstream's state through
 // the cache's indexes and picks the target.
@@ -141,7 +146,7 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 			setPhase(s, v1.PhaseFailed, fmt.Sprintf("upstream moved to %s, but draft %s was edited by a person; forkline leaves it: publish or delete it to continue", target.Revision, pr.Name))
 			pv.Status.Sync.EditedByPerson = true
 			s.done = true
-			return ctrl.Result{}, nil
+			return ctrl.Result{RequeueAfter: conflictPoll}, nil
 		}
 		if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, fmt.Errorf("moving draft %s to %s: %w", pr.Name, target.Revision, err)
@@ -189,6 +194,7 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return ctrl.Result{}, nil
 	}
 	if kf.UpstreamRef() != upstreamRef(pv, target.Revision) {
+		log.FromContext(ctx).Info("merging", "draft", draft.Name, "draftUpstream", kf.UpstreamRef(), "target", target.Revision)
 		if err := r.merge(ctx, s, prr); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -210,7 +216,7 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 			setPhase(s, v1.PhaseConflicted, conflictSummary(n, pv.Status.Sync.Conflicts))
 			setCondition(pv, v1.ConditionConflicted, true, "Conflicts", pv.Status.Sync.Message+fmt.Sprintf("; resolve with porchctl rpkg pull/push on %s", draft.Name))
 			s.done = true
-			return ctrl.Result{}, nil
+			return ctrl.Result{RequeueAfter: conflictPoll}, nil
 		}
 	}
 	if _, ok := prr.Spec.Resources[porch.ConflictsFile]; ok || gateFalse(draft) {
@@ -221,6 +227,7 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		if err := r.writeResources(ctx, s, prr, kf); err != nil {
 			return ctrl.Result{}, err
 		}
+		log.FromContext(ctx).Info("conflicts resolved", "draft", draft.Name)
 		setCondition(pv, v1.ConditionConflicted, false, "Resolved", "conflicts resolved by a person")
 		pv.Status.Sync.Conflicts, pv.Status.Sync.ConflictCount = nil, 0
 		r.event(pv, corev1.EventTypeNormal, "ConflictsResolved", "conflicts in %s resolved; proposing", draft.Name)
@@ -232,7 +239,7 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		pv.Status.Sync.RenderStatus = firstLine(rs.Err)
 		setPhase(s, v1.PhaseFailed, "rendering the draft's pipeline failed: "+firstLine(rs.Err))
 		s.done = true
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
 	pv.Status.Sync.RenderStatus = "OK"
 
@@ -245,6 +252,7 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	if err := r.client.Update(ctx, draft); err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
+	log.FromContext(ctx).Info("proposed", "draft", draft.Name, "target", target.Revision)
 	r.awaitApproval(s, draft)
 	s.done = true
 	return ctrl.Result{}, nil
@@ -361,6 +369,7 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		setPhase(s, v1.PhaseConflicted, conflictSummary(len(res.Conflicts), sync.Conflicts))
 		setCondition(pv, v1.ConditionConflicted, true, "Conflicts", sync.Message)
 		s.done = true
+		s.requeue = conflictPoll
 	} else {
 		setPhase(s, v1.PhaseRendering, "merged cleanly; rendering")
 	}

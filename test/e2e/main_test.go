@@ -8,6 +8,9 @@ import (
 	"os"
 	"testing"
 
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
 	"github.com/forkline/forkline/test/stack"
 )
 
@@ -19,6 +22,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// The controllers' logs go to the test output, for whoever reads a failure.
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	logf := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 	s, err := stack.Start(context.Background(), stack.Options{Logf: logf})
 	if err != nil {
