@@ -41,9 +41,14 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	return fi.IndexField(ctx, &v1.PackageVariant{}, indexDownstream, func(o client.Object) []string {
+	if err := fi.IndexField(ctx, &v1.PackageVariant{}, indexDownstream, func(o client.Object) []string {
 		pv := o.(*v1.PackageVariant)
 		return []string{packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}
+	}); err != nil {
+		return err
+	}
+	return fi.IndexField(ctx, &v1.PackageVariant{}, indexInjector, func(o client.Object) []string {
+		return injectorKeys(o.(*v1.PackageVariant))
 	})
 }
 

@@ -28,6 +28,9 @@ type scope struct {
 	published  *porchv1alpha1.PackageRevision  // latest published downstream revision
 	current    string                          // upstream revision the published downstream is on
 	selection  release.Selection
+	// configWorkspace is set when the target is the current revision again
+	// because the variant's own settings changed.
+	configWorkspace string
 }
 
 // trackFor reads the variant's track, validating its constraint.

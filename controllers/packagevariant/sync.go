@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/merge"
@@ -71,6 +72,19 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	pv.Status.Upstream = st
 
+	if s.published != nil && !r.owns(pv, s.downstream) && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
+		stall(s, "NotAdopted", fmt.Sprintf("package %q already exists in Repository %q and forkline did not create it; set adoptionPolicy: adoptExisting to take it over", pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo))
+		return ctrl.Result{}, nil
+	}
+	if sel.Target == nil && s.published != nil && hasMutations(pv) {
+		if err := r.detectConfigDrift(ctx, s, revisions); err != nil {
+			return ctrl.Result{}, err
+		}
+		sel = s.selection
+		if sel.Target != nil {
+			pv.Status.Upstream.Target = sel.Target.Revision
+		}
+	}
 	if sel.Target == nil {
 		var res ctrl.Result
 		if !sel.RetryAt.IsZero() {
@@ -95,15 +109,55 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 		s.done = true
 		return res, nil
 	}
-	setCondition(pv, v1.ConditionUpToDate, false, "Behind", fmt.Sprintf("upstream %s is next (downstream on %q)", sel.Target.Revision, s.current))
+	if s.configWorkspace != "" {
+		setCondition(pv, v1.ConditionUpToDate, false, "ConfigChanged", "the variant's steps or injected config changed since the last published revision")
+	} else {
+		setCondition(pv, v1.ConditionUpToDate, false, "Behind", fmt.Sprintf("upstream %s is next (downstream on %q)", sel.Target.Revision, s.current))
+	}
 	return ctrl.Result{}, nil
+}
+
+// detectConfigDrift makes the current revision the target again, in a new
+// workspace, when the variant's steps or injected config no longer match
+// what is published: an injected ConfigMap changed, or the pipeline did.
+func (r *Reconciler) detectConfigDrift(ctx context.Context, s *scope, revisions []release.Revision) error {
+	published, err := r.resources(ctx, s.pv.Namespace, s.published.Name)
+	if err != nil {
+		return err
+	}
+	wanted := copyResources(published)
+	if err := r.mutate(ctx, s.pv, wanted); err != nil {
+		stall(s, "MutationFailed", err.Error())
+		return nil
+	}
+	if sameResources(wanted, published) {
+		return nil
+	}
+	for i := range revisions {
+		if revisions[i].Revision == s.current {
+			s.selection.Target = &revisions[i]
+			s.configWorkspace = release.Workspace(s.current) + "-config-" + porch.Hash(wanted)[:8]
+			return nil
+		}
+	}
+	return nil
+}
+
+// owns says whether forkline created the downstream package.
+func (r *Reconciler) owns(pv *v1.PackageVariant, downstream []porchv1alpha1.PackageRevision) bool {
+	for i := range downstream {
+		if metav1.IsControlledBy(&downstream[i], pv) || strings.HasPrefix(string(downstream[i].Spec.WorkspaceName), "forkline-") {
+			return true
+		}
+	}
+	return false
 }
 
 // recordPublished notes a sync a person approved since the last reconcile.
 func (r *Reconciler) recordPublished(s *scope) {
 	pv := s.pv
 	sync := pv.Status.Sync
-	if sync == nil || s.current == "" || sync.To != s.current || sync.Phase == v1.PhasePublished {
+	if sync == nil || s.published == nil || s.published.Name != sync.Draft || sync.Phase == v1.PhasePublished {
 		return
 	}
 	now := metav1.NewTime(s.now)
@@ -120,6 +174,9 @@ func (r *Reconciler) recordPublished(s *scope) {
 func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, target := s.pv, s.selection.Target
 	ws := release.Workspace(target.Revision)
+	if s.configWorkspace != "" {
+		ws = s.configWorkspace
+	}
 
 	// Drafts for an older target: move them if untouched, else wait.
 	var draft *porchv1alpha1.PackageRevision
@@ -131,12 +188,6 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		if string(pr.Spec.WorkspaceName) == ws {
 			draft = pr
 			continue
-		}
-		if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleProposed {
-			setPhase(s, v1.PhaseProposed, fmt.Sprintf("draft %s (an older target) is proposed; approve or reject it first", pr.Name))
-			setCondition(pv, v1.ConditionAwaitingApproval, true, "Proposed", pv.Status.Sync.Message)
-			s.done = true
-			return ctrl.Result{}, nil
 		}
 		edited, err := r.editedByPerson(ctx, s, pr)
 		if err != nil {
@@ -202,6 +253,24 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+
+	// The variant's own settings, on a draft no person has touched.
+	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; !conflicted && hasMutations(pv) {
+		wanted := copyResources(prr.Spec.Resources)
+		if err := r.mutate(ctx, pv, wanted); err != nil {
+			stall(s, "MutationFailed", err.Error())
+			return ctrl.Result{}, nil
+		}
+		untouched := pv.Status.Sync.ContentHash == "" || porch.Hash(prr.Spec.Resources) == pv.Status.Sync.ContentHash
+		if !sameResources(wanted, prr.Spec.Resources) && untouched {
+			prr.Spec.Resources = wanted
+			if err := r.write(ctx, s, prr); err != nil {
+				return ctrl.Result{}, err
+			}
+			setPhase(s, v1.PhaseRendering, "applied the variant's steps and injected config; rendering")
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
 	}
 
 	// Conflicts wait for a person; resolved ones open the gate.
@@ -285,6 +354,7 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 			Source: &porchv1alpha1.PackageRevisionRef{Name: s.published.Name},
 		}}}
 	}
+	draft.Labels, draft.Annotations = pv.Spec.Labels, pv.Spec.Annotations
 	if err := controllerutil.SetControllerReference(pv, draft, r.client.Scheme()); err != nil {
 		return nil, err
 	}
@@ -376,17 +446,22 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	return nil
 }
 
-// writeResources applies the steps to the Kptfile, writes the draft and
-// records a hash of what forkline wrote.
+// writeResources puts the Kptfile back, applies the variant's mutations,
+// writes the draft and records a hash of what forkline wrote.
 func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources, kf *porch.Kptfile) error {
-	if err := applySteps(s.pv, kf); err != nil {
-		return err
-	}
 	content, err := kf.String()
 	if err != nil {
 		return err
 	}
 	prr.Spec.Resources[porch.KptfileName] = content
+	if err := r.mutate(ctx, s.pv, prr.Spec.Resources); err != nil {
+		stall(s, "MutationFailed", err.Error())
+		return nil
+	}
+	return r.write(ctx, s, prr)
+}
+
+func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
 	if err := r.client.Update(ctx, prr); err != nil {
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
@@ -409,7 +484,8 @@ func applySteps(pv *v1.PackageVariant, kf *porch.Kptfile) error {
 		}{{p.Mutators, &mutators}, {p.Validators, &validators}} {
 			for i, fn := range list.fns {
 				fn.Name = fmt.Sprintf("forkline.%s.%s.%d", pv.Name, fn.FunctionName(), i)
-				b, err := yaml.Marshal(fn)
+				// JSON field names, as the Kptfile has them (configMap, not configmap).
+				b, err := sigsyaml.Marshal(fn)
 				if err != nil {
 					return err
 				}

@@ -73,6 +73,12 @@ func (k *Kptfile) SetGate(conditionType string, ok bool, reason, message string)
 			return err
 		}
 	}
+	return k.SetCondition(conditionType, ok, reason, message)
+}
+
+// SetCondition sets a status condition of the Kptfile (a PackageRevision
+// condition in Porch) without making it a gate.
+func (k *Kptfile) SetCondition(conditionType string, ok bool, reason, message string) error {
 	conds, err := k.node.Pipe(yaml.LookupCreate(yaml.SequenceNode, "status", "conditions"))
 	if err != nil {
 		return err
@@ -149,4 +155,51 @@ func Hash(resources map[string]string) string {
 		fmt.Fprintf(h, "%s\x00%d\x00%s", n, len(resources[n]), resources[n])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// PackageContextFile is the package-context ConfigMap Porch maintains.
+const PackageContextFile = "package-context.yaml"
+
+// SetPackageContext sets and removes keys of the package-context ConfigMap's
+// data, as Porch's PackageVariant does; the package's name is Porch's.
+func SetPackageContext(resources map[string]string, data map[string]string, removeKeys []string) error {
+	content, ok := resources[PackageContextFile]
+	if !ok || (len(data) == 0 && len(removeKeys) == 0) {
+		return nil
+	}
+	n, err := yaml.Parse(content)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", PackageContextFile, err)
+	}
+	d, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, "data"))
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "name" {
+			return fmt.Errorf("packageContext.data cannot set %q: Porch owns the package name", k)
+		}
+		if err := d.PipeE(yaml.SetField(k, yaml.NewStringRNode(data[k]))); err != nil {
+			return err
+		}
+	}
+	for _, k := range removeKeys {
+		if k == "name" {
+			return fmt.Errorf("packageContext.removeKeys cannot remove %q: Porch owns the package name", k)
+		}
+		if _, err := d.Pipe(yaml.Clear(k)); err != nil {
+			return err
+		}
+	}
+	out, err := n.String()
+	if err != nil {
+		return err
+	}
+	resources[PackageContextFile] = out
+	return nil
 }

@@ -1,0 +1,160 @@
+// Package inject fills a package's config injection points, the Porch way:
+// resources annotated kpt.dev/config-injection (required or optional) get
+// the data (ConfigMaps) or spec (other kinds) of a same-namespace object the
+// variant's injectors select, and each point gets a condition
+// config.injection.<Kind>.<name>; required points are readiness gates.
+package inject
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+)
+
+const (
+	// PointAnnotation marks an injection point: required or optional.
+	PointAnnotation = "kpt.dev/config-injection"
+	// InjectedAnnotation names the object injected into a point.
+	InjectedAnnotation = "kpt.dev/injected-resource-name"
+)
+
+// Object is an in-cluster object that may be injected: its field to copy
+// (data or spec) as YAML.
+type Object struct {
+	Name  string
+	Field *yaml.RNode
+}
+
+// Lookup finds an object of the point's apiVersion and kind by name in the
+// variant's namespace; nil when there is none.
+type Lookup func(apiVersion, kind, name string) (*Object, error)
+
+// Point is one injection point and what became of it.
+type Point struct {
+	File, Kind, Name string
+	Required         bool
+	Injected         string // the injected object's name, "" if none
+	Message          string
+}
+
+// ConditionType is the point's condition and, if required, readiness gate.
+func (p Point) ConditionType() string { return "config.injection." + p.Kind + "." + p.Name }
+
+// Apply injects into every point of the package and reports the points.
+// An invalid annotation value is an error: the upstream must fix it.
+func Apply(resources map[string]string, injectors []v1.Injector, lookup Lookup) ([]Point, error) {
+	var points []Point
+	files := make([]string, 0, len(resources))
+	for f := range resources {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	for _, file := range files {
+		if !strings.HasSuffix(file, ".yaml") && !strings.HasSuffix(file, ".yml") {
+			continue
+		}
+		if !strings.Contains(resources[file], PointAnnotation) {
+			continue // the common case: nothing to parse
+		}
+		docs, err := splitDocs(resources[file])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		changed := false
+		for _, doc := range docs {
+			mode := doc.GetAnnotations()[PointAnnotation]
+			if mode == "" {
+				continue
+			}
+			if mode != "required" && mode != "optional" {
+				return nil, fmt.Errorf("%s: %s %q has %s: %q; it must be required or optional", file, doc.GetKind(), doc.GetName(), PointAnnotation, mode)
+			}
+			p := Point{File: file, Kind: doc.GetKind(), Name: doc.GetName(), Required: mode == "required"}
+			obj, err := selectObject(doc, injectors, lookup)
+			if err != nil {
+				return nil, err
+			}
+			if obj == nil {
+				p.Message = "no injector selects an object for this point"
+				points = append(points, p)
+				continue
+			}
+			field := "spec"
+			if doc.GetKind() == "ConfigMap" && doc.GetApiVersion() == "v1" {
+				field = "data"
+			}
+			if err := doc.PipeE(yaml.SetField(field, obj.Field)); err != nil {
+				return nil, err
+			}
+			if err := doc.PipeE(yaml.SetAnnotation(InjectedAnnotation, obj.Name)); err != nil {
+				return nil, err
+			}
+			p.Injected, p.Message = obj.Name, "injected "+obj.Name
+			points = append(points, p)
+			changed = true
+		}
+		if changed {
+			out, err := joinDocs(docs)
+			if err != nil {
+				return nil, err
+			}
+			resources[file] = out
+		}
+	}
+	return points, nil
+}
+
+// selectObject walks the injectors in order: the first whose fields match
+// the point and names an existing object wins.
+func selectObject(point *yaml.RNode, injectors []v1.Injector, lookup Lookup) (*Object, error) {
+	apiVersion, kind := point.GetApiVersion(), point.GetKind()
+	group, version := "", apiVersion
+	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
+		group, version = apiVersion[:i], apiVersion[i+1:]
+	}
+	for _, in := range injectors {
+		if (in.Kind != "" && in.Kind != kind) || (in.Group != "" && in.Group != group) || (in.Version != "" && in.Version != version) {
+			continue
+		}
+		obj, err := lookup(apiVersion, kind, in.Name)
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s %q to inject: %w", kind, in.Name, err)
+		}
+		if obj != nil {
+			return obj, nil
+		}
+	}
+	return nil, nil
+}
+
+func splitDocs(content string) ([]*yaml.RNode, error) {
+	var docs []*yaml.RNode
+	for _, chunk := range strings.Split(content, "\n---") {
+		chunk = strings.TrimPrefix(strings.TrimSpace(chunk), "---")
+		if strings.TrimSpace(chunk) == "" {
+			continue
+		}
+		n, err := yaml.Parse(chunk)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, n)
+	}
+	return docs, nil
+}
+
+func joinDocs(docs []*yaml.RNode) (string, error) {
+	var parts []string
+	for _, d := range docs {
+		s, err := d.String()
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "---\n"), nil
+}

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/test/stack"
+)
+
+const webRegionConfig = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: region-config
+  annotations:
+    kpt.dev/config-injection: required
+data:
+  region: placeholder
+`
+
+func webRelease(version string) stack.Release {
+	return stack.Release{Version: version, Files: map[string]string{
+		"Kptfile":         "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: web\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n",
+		"deployment.yaml": strings.ReplaceAll(webDeployment, "1.21.2", "0.0.1"),
+		"region.yaml":     webRegionConfig,
+	}}
+}
+
+// TestPackageVariantStepsInjectionAndMoves: a variant with a step and an
+// injection point; a change to the injected ConfigMap yields a new draft;
+// with order Latest an untouched proposal moves to the newer release, and a
+// draft a person edited is left alone.
+func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	v := &variantTest{t: t, ctx: ctx, ns: "inj-e2e", key: client.ObjectKey{Namespace: "inj-e2e", Name: "web"}}
+	if err := stack.EnsureNamespace(ctx, env.Client, v.ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []string{"inj-upstream", "inj-downstream"} {
+		if _, err := env.RegisterRepository(ctx, v.ns, repo, repo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.WaitPackageRevision(ctx, v.ns, "inj-upstream", "web", time.Minute, stack.Published("v1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	region := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "eu-west"}, Data: map[string]string{"region": "eu-west-1"}}
+	if err := env.Client.Create(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	stop := startManager(t)
+	defer stop()
+
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "web"}}
+	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: "inj-upstream", Package: "web"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.x", Order: v1.Latest}}
+	pv.Spec.Downstream = v1.Downstream{Repo: "inj-downstream"}
+	pv.Spec.Injectors = []v1.Injector{{Name: "eu-west"}}
+	pv.Spec.Pipeline = &v1.Pipeline{Mutators: []v1.Function{{
+		Image: stack.FunctionImage("bump-version"), ConfigMap: map[string]string{"images": "registry.example.com/web"},
+	}}}
+	pv.Spec.Labels = map[string]string{"team": "payments"}
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	got := v.waitVariant("first sync proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
+	res := v.draftResources(got.Status.Sync.Draft)
+	mustContain(t, "injected region.yaml", res["region.yaml"], "region: eu-west-1", "kpt.dev/injected-resource-name")
+	mustContain(t, "Kptfile", res["Kptfile"], "name: forkline.web.bump-version.0", "conditionType: config.injection.ConfigMap.region-config")
+	mustContain(t, "rendered deployment.yaml (bump-version ran in Porch)", res["deployment.yaml"], "image: registry.example.com/web:1.0.0")
+	draft := &porchv1alpha1.PackageRevision{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: v.ns, Name: got.Status.Sync.Draft}, draft); err != nil {
+		t.Fatal(err)
+	}
+	if draft.Labels["team"] != "payments" || !metav1.IsControlledBy(draft, got) {
+		t.Errorf("draft labels %v, owners %v: want team=payments, controlled by the variant", draft.Labels, draft.OwnerReferences)
+	}
+	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
+	v.waitVariant("up to date", time.Minute, func(pv *v1.PackageVariant) bool {
+		return meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate)
+	})
+
+	// The injected ConfigMap changes: a new draft carries it.
+	region.Data["region"] = "eu-west-2"
+	if err := env.Client.Update(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	got = v.waitVariant("config change proposed", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		return pv.Status.Sync != nil && pv.Status.Sync.Phase == v1.PhaseProposed && strings.Contains(pv.Status.Sync.Message, "config") ||
+			pv.Status.Sync != nil && pv.Status.Sync.Phase == v1.PhaseProposed && pv.Status.Upstream.Current == "v1.0.0" && pv.Status.Sync.Draft != ""
+	})
+	mustContain(t, "re-injected region.yaml", v.draftResources(got.Status.Sync.Draft)["region.yaml"], "region: eu-west-2")
+	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
+	v.waitVariant("up to date with the new config", time.Minute, func(pv *v1.PackageVariant) bool {
+		return meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate) && pv.Status.Sync.Phase == v1.PhasePublished
+	})
+
+	// Upstream releases 1.0.1, then 1.0.2 before anyone approves: the
+	// untouched proposal for 1.0.1 moves to 1.0.2.
+	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	first := v.waitVariant("1.0.1 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.1"))
+	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	v.waitVariant("moved to 1.0.2", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.2"))
+	for _, pr := range v.downstreamOf("inj-downstream") {
+		if pr.Name == first.Status.Sync.Draft {
+			t.Errorf("the untouched 1.0.1 proposal %s is still there (%s)", pr.Name, pr.Spec.Lifecycle)
+		}
+	}
+
+	// A person takes the 1.0.2 proposal back to Draft and edits it; then
+	// 1.0.3 arrives: forkline leaves the edited draft alone and says so.
+	second := v.waitVariant("1.0.2 proposed", time.Minute, phaseIs(v1.PhaseProposed, "v1.0.2"))
+	v.porchctl("rpkg", "reject", second.Status.Sync.Draft)
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: v.ns, Name: second.Status.Sync.Draft}, prr); err != nil {
+		t.Fatal(err)
+	}
+	prr.Spec.Resources["notes.md"] = "reviewed by the payments team\n"
+	if err := env.Client.Update(ctx, prr); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.3")); err != nil {
+		t.Fatal(err)
+	}
+	got = v.waitVariant("edited draft left alone", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		return pv.Status.Sync != nil && pv.Status.Sync.EditedByPerson && pv.Status.Upstream.Target == "v1.0.3"
+	})
+	t.Logf("status when the edited draft blocks the move: %s", got.Status.Sync.Message)
+	res = v.draftResources(second.Status.Sync.Draft)
+	if res["notes.md"] != "reviewed by the payments team\n" {
+		t.Errorf("the person's edit was lost: %v", res["notes.md"])
+	}
+	for _, pr := range v.downstreamOf("inj-downstream") {
+		if string(pr.Spec.WorkspaceName) == "forkline-v1-0-3" {
+			t.Errorf("forkline made a 1.0.3 draft (%s) although the person's draft is pending", pr.Name)
+		}
+	}
+}
+
+func (v *variantTest) downstreamOf(repo string) []porchv1alpha1.PackageRevision {
+	v.t.Helper()
+	var list porchv1alpha1.PackageRevisionList
+	if err := env.Client.List(v.ctx, &list, client.InNamespace(v.ns)); err != nil {
+		v.t.Fatal(err)
+	}
+	var out []porchv1alpha1.PackageRevision
+	for _, pr := range list.Items {
+		if pr.Spec.RepositoryName == repo {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
