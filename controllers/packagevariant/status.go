@@ -45,12 +45,13 @@ func setReady(pv *v1.PackageVariant, err error) {
 	case isTrue(pv, v1.ConditionUpToDate):
 		c := get(v1.ConditionUpToDate)
 		setCondition(pv, v1.ConditionReady, true, c.Reason, c.Message)
+	case pv.Status.Sync != nil && pv.Status.Sync.Phase != "" && pv.Status.Sync.Phase != v1.PhasePublished:
+		setCondition(pv, v1.ConditionReady, false, string(pv.Status.Sync.Phase), pv.Status.Sync.Message)
+	case get(v1.ConditionUpToDate) != nil:
+		c := get(v1.ConditionUpToDate)
+		setCondition(pv, v1.ConditionReady, false, c.Reason, c.Message)
 	default:
-		msg := "syncing"
-		if s := pv.Status.Sync; s != nil && s.Message != "" {
-			msg = s.Message
-		}
-		setCondition(pv, v1.ConditionReady, false, "Progressing", msg)
+		setCondition(pv, v1.ConditionReady, false, "Progressing", "syncing")
 	}
 }
 

@@ -22,13 +22,14 @@ func TestSetReady(t *testing.T) {
 		wantReady  bool
 		wantReason string
 	}{
-		"up to date":             {conds: []cond{{v1.ConditionUpToDate, true, "UpToDate"}}, wantReady: true, wantReason: "UpToDate"},
-		"stalled wins":           {conds: []cond{{v1.ConditionStalled, true, "InvalidSpec"}, {v1.ConditionUpToDate, true, "UpToDate"}}, wantReason: "InvalidSpec"},
-		"conflicts":              {conds: []cond{{v1.ConditionConflicted, true, "Conflicts"}}, wantReason: "Conflicts"},
-		"awaiting approval":      {conds: []cond{{v1.ConditionAwaitingApproval, true, "Proposed"}}, wantReason: "Proposed"},
-		"suspended":              {suspend: true, wantReason: "Suspended"},
-		"transient error":        {err: errors.New("boom"), conds: []cond{{v1.ConditionUpToDate, true, "UpToDate"}}, wantReason: "Error"},
-		"behind and progressing": {conds: []cond{{v1.ConditionUpToDate, false, "Behind"}}, wantReason: "Progressing"},
+		"up to date":        {conds: []cond{{v1.ConditionUpToDate, true, "UpToDate"}}, wantReady: true, wantReason: "UpToDate"},
+		"stalled wins":      {conds: []cond{{v1.ConditionStalled, true, "InvalidSpec"}, {v1.ConditionUpToDate, true, "UpToDate"}}, wantReason: "InvalidSpec"},
+		"conflicts":         {conds: []cond{{v1.ConditionConflicted, true, "Conflicts"}}, wantReason: "Conflicts"},
+		"awaiting approval": {conds: []cond{{v1.ConditionAwaitingApproval, true, "Proposed"}}, wantReason: "Proposed"},
+		"suspended":         {suspend: true, wantReason: "Suspended"},
+		"transient error":   {err: errors.New("boom"), conds: []cond{{v1.ConditionUpToDate, true, "UpToDate"}}, wantReason: "Error"},
+		"behind":            {conds: []cond{{v1.ConditionUpToDate, false, "Behind"}}, wantReason: "Behind"},
+		"nothing yet":       {wantReason: "Progressing"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

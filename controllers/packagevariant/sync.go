@@ -207,6 +207,13 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 
 	if draft == nil {
 		created, err := r.createDraft(ctx, s, ws)
+		if apierrors.IsInternalError(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err) {
+			// Porch refused the package itself (malformed upstream YAML,
+			// no Kptfile): retrying soon will not help, a new release will.
+			setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch could not create the draft for upstream %s: %v; check that revision of the upstream package", target.Revision, err))
+			s.done = true
+			return ctrl.Result{RequeueAfter: time.Minute}, nil
+		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
