@@ -18,6 +18,7 @@ import (
 
 	forklinev1alpha1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/controllers/packagevariant"
+	"github.com/forkline/forkline/controllers/upstreampolicy"
 )
 
 // Options are the manager's command-line settings.
@@ -70,6 +71,13 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if err := packagevariant.NewReconciler(mgr, pvOpts...).SetupWithManager(context.Background(), mgr); err != nil {
 		return nil, fmt.Errorf("setting up the PackageVariant controller: %w", err)
+	}
+	var upOpts []upstreampolicy.Option
+	if opts.AllowRestarts {
+		upOpts = append(upOpts, upstreampolicy.WithRestarts())
+	}
+	if err := upstreampolicy.NewReconciler(mgr, upOpts...).SetupWithManager(context.Background(), mgr); err != nil {
+		return nil, fmt.Errorf("setting up the UpstreamPolicy controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

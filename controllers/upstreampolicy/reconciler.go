@@ -1,0 +1,319 @@
+// Package upstreampolicy reconciles UpstreamPolicies: it keeps one
+// PackageVariant per downstream branch the policy names, writing only what
+// changed, and shows every branch in one status board.
+package upstreampolicy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/fanout"
+)
+
+// objectResync is how often a policy with an objectSelector re-reads the
+// selected objects, whose kinds are not watched.
+const objectResync = 2 * time.Minute
+
+const indexOwner = "forkline.owner"
+
+// Reconciler reconciles UpstreamPolicies.
+type Reconciler struct {
+	client             client.Client
+	recorder           events.EventRecorder
+	skipNameValidation bool
+}
+
+// Option configures a Reconciler.
+type Option func(*Reconciler)
+
+// WithRestarts allows a second manager in the same process.
+func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation = true } }
+
+// NewReconciler builds a reconciler on the manager's client.
+func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
+	r := &Reconciler{client: mgr.GetClient(), recorder: mgr.GetEventRecorder("forkline-upstreampolicy")}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// SetupWithManager registers the controller, its owner index and watches.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.PackageVariant{}, indexOwner, func(o client.Object) []string {
+		if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "UpstreamPolicy" {
+			return []string{ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1.UpstreamPolicy{}).
+		Owns(&v1.PackageVariant{}).
+		Watches(&configapi.Repository{}, handler.EnqueueRequestsFromMapFunc(r.policiesSelecting)).
+		Named("upstreampolicy").
+		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation}).
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=forkline.dev,resources=packagevariants,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile makes the policy's variants match its targets.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	p := &v1.UpstreamPolicy{}
+	if err := r.client.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !p.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references delete the variants
+	}
+	before := p.DeepCopy()
+	defer func() {
+		if err != nil {
+			setCondition(p, v1.ConditionReady, false, "Error", err.Error())
+			setCondition(p, v1.ConditionReconciling, true, "Retrying", err.Error())
+		} else {
+			p.Status.ObservedGeneration = p.Generation
+		}
+		if !equality.Semantic.DeepEqual(before.Status, p.Status) {
+			if perr := r.client.Status().Patch(ctx, p, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+				err = fmt.Errorf("patching status: %w", perr)
+			}
+		}
+	}()
+
+	inputs, err := r.inputs(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	desired, problems := fanout.Expand(p, inputs)
+
+	var owned v1.PackageVariantList
+	if err := r.client.List(ctx, &owned, client.InNamespace(p.Namespace), client.MatchingFields{indexOwner: p.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the policy's variants: %w", err)
+	}
+	existing := map[string]*v1.PackageVariant{}
+	for i := range owned.Items {
+		existing[owned.Items[i].Name] = &owned.Items[i]
+	}
+
+	var rows []v1.TargetStatus
+	ready := 0
+	for _, d := range desired {
+		pv, err := r.apply(ctx, p, d, existing[d.Name])
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		delete(existing, d.Name)
+		row := rowFor(pv, d)
+		if row.Ready {
+			ready++
+		}
+		rows = append(rows, row)
+	}
+	// Variants whose target went away: their deletion policy protects what
+	// they published.
+	for name, pv := range existing {
+		if err := r.client.Delete(ctx, pv); err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("deleting variant %s: %w", name, err)
+		}
+		r.recorder.Eventf(p, nil, "Normal", "VariantDeleted", "VariantDeleted", "variant %s's target went away", name)
+	}
+	for _, pr := range problems {
+		rows = append(rows, v1.TargetStatus{Repo: pr.Repo, Package: pr.Package, Track: pr.Track, Message: fmt.Sprintf("target %d: %s", pr.Target, pr.Message)})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Repo < rows[j].Repo })
+	p.Status.Targets = rows
+	p.Status.Variants = fmt.Sprintf("%d/%d", ready, len(desired))
+	setStatus(p, len(desired), ready, problems)
+
+	if hasObjectSelector(p) {
+		return ctrl.Result{RequeueAfter: objectResync}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// apply creates or updates one variant, writing only when its desired
+// spec, labels or owner changed.
+func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.Variant, pv *v1.PackageVariant) (*v1.PackageVariant, error) {
+	if pv == nil {
+		pv = &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: d.Name, Labels: map[string]string{fanout.PolicyLabel: p.Name}}}
+		pv.Spec = d.Spec
+		if err := controllerutil.SetControllerReference(p, pv, r.client.Scheme()); err != nil {
+			return nil, err
+		}
+		if err := r.client.Create(ctx, pv); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return nil, fmt.Errorf("variant %s exists and the policy does not own it: %w", d.Name, err)
+			}
+			return nil, fmt.Errorf("creating variant %s: %w", d.Name, err)
+		}
+		r.recorder.Eventf(p, nil, "Normal", "VariantCreated", "VariantCreated", "variant %s for repository %s", d.Name, d.Spec.Downstream.Repo)
+		return pv, nil
+	}
+	if equality.Semantic.DeepEqual(pv.Spec, d.Spec) && pv.Labels[fanout.PolicyLabel] == p.Name {
+		return pv, nil // nothing to write
+	}
+	patch := client.MergeFrom(pv.DeepCopy())
+	pv.Spec = d.Spec
+	if pv.Labels == nil {
+		pv.Labels = map[string]string{}
+	}
+	pv.Labels[fanout.PolicyLabel] = p.Name
+	if err := r.client.Patch(ctx, pv, patch); err != nil {
+		return nil, fmt.Errorf("updating variant %s: %w", d.Name, err)
+	}
+	return pv, nil
+}
+
+// inputs reads what the policy's selectors match, through the cache.
+func (r *Reconciler) inputs(ctx context.Context, p *v1.UpstreamPolicy) (fanout.Inputs, error) {
+	in := fanout.Inputs{Repositories: map[string]bool{}, Selected: map[int][]fanout.Repository{}, Objects: map[int][]unstructured.Unstructured{}}
+	var repos configapi.RepositoryList
+	if err := r.client.List(ctx, &repos, client.InNamespace(p.Namespace)); err != nil {
+		return in, fmt.Errorf("listing Repositories: %w", err)
+	}
+	for _, repo := range repos.Items {
+		in.Repositories[repo.Name] = true
+	}
+	for ti, t := range p.Spec.Targets {
+		switch {
+		case t.RepositorySelector != nil:
+			sel, err := metav1.LabelSelectorAsSelector(&t.RepositorySelector.Selector)
+			if err != nil {
+				return in, fmt.Errorf("target %d: %w", ti, err)
+			}
+			for _, repo := range repos.Items {
+				if sel.Matches(labels.Set(repo.Labels)) {
+					in.Selected[ti] = append(in.Selected[ti], fanout.Repository{Name: repo.Name, Labels: repo.Labels, Annotations: repo.Annotations})
+				}
+			}
+		case t.ObjectSelector != nil:
+			os := t.ObjectSelector
+			sel, err := metav1.LabelSelectorAsSelector(&os.Selector)
+			if err != nil {
+				return in, fmt.Errorf("target %d: %w", ti, err)
+			}
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(schema.FromAPIVersionAndKind(os.APIVersion, os.Kind+"List"))
+			if err := r.client.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+				return in, fmt.Errorf("target %d: listing %s %s: %w", ti, os.APIVersion, os.Kind, err)
+			}
+			in.Objects[ti] = list.Items
+		}
+	}
+	return in, nil
+}
+
+// policiesSelecting maps a Repository event to the policies in its
+// namespace that select repositories by label or name it explicitly.
+func (r *Reconciler) policiesSelecting(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1.UpstreamPolicyList
+	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, p := range list.Items {
+		for _, t := range p.Spec.Targets {
+			if t.RepositorySelector != nil || len(t.Repositories) > 0 {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
+				break
+			}
+		}
+	}
+	return reqs
+}
+
+func hasObjectSelector(p *v1.UpstreamPolicy) bool {
+	for _, t := range p.Spec.Targets {
+		if t.ObjectSelector != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// rowFor is one line of the status board.
+func rowFor(pv *v1.PackageVariant, d fanout.Variant) v1.TargetStatus {
+	track := d.Spec.Upstream.Versions
+	if track == "" {
+		track = d.Spec.Upstream.Revision
+	}
+	row := v1.TargetStatus{Variant: pv.Name, Repo: d.Spec.Downstream.Repo, Package: d.Spec.DownstreamPackage(), Track: track}
+	if u := pv.Status.Upstream; u != nil {
+		row.Current, row.Target = u.Current, u.Target
+	}
+	if s := pv.Status.Sync; s != nil {
+		row.Phase, row.Draft = s.Phase, s.Draft
+	}
+	if c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady); c != nil {
+		row.Ready = c.Status == metav1.ConditionTrue
+		if !row.Ready {
+			row.Message = c.Message
+		}
+	} else {
+		row.Message = "not reconciled yet"
+	}
+	return row
+}
+
+func setCondition(p *v1.UpstreamPolicy, t string, status bool, reason, msg string) {
+	s := metav1.ConditionFalse
+	if status {
+		s = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: p.Generation})
+}
+
+// setStatus derives the policy's conditions from its rows.
+func setStatus(p *v1.UpstreamPolicy, total, ready int, problems []fanout.Problem) {
+	var msgs []string
+	for _, pr := range problems {
+		msgs = append(msgs, fmt.Sprintf("target %d (%s): %s", pr.Target, pr.Repo, pr.Message))
+	}
+	switch {
+	case len(problems) > 0 && total == 0:
+		setCondition(p, v1.ConditionStalled, true, "TargetErrors", strings.Join(msgs, "; "))
+		setCondition(p, v1.ConditionReconciling, false, "TargetErrors", "")
+		setCondition(p, v1.ConditionReady, false, "TargetErrors", strings.Join(msgs, "; "))
+	case len(problems) > 0:
+		setCondition(p, v1.ConditionStalled, false, "SomeTargetsWork", "")
+		setCondition(p, v1.ConditionReconciling, false, "TargetErrors", "")
+		setCondition(p, v1.ConditionReady, false, "TargetErrors", fmt.Sprintf("%d/%d variants ready; %s", ready, total, strings.Join(msgs, "; ")))
+	case p.Spec.Suspend:
+		setCondition(p, v1.ConditionStalled, false, "Suspended", "")
+		setCondition(p, v1.ConditionReconciling, false, "Suspended", "")
+		setCondition(p, v1.ConditionReady, false, "Suspended", "spec.suspend is true: every variant is held")
+	case ready == total:
+		setCondition(p, v1.ConditionStalled, false, "Ready", "")
+		setCondition(p, v1.ConditionReconciling, false, "Ready", "")
+		setCondition(p, v1.ConditionReady, true, "AllVariantsReady", fmt.Sprintf("%d/%d variants ready", ready, total))
+	default:
+		setCondition(p, v1.ConditionStalled, false, "Progressing", "")
+		setCondition(p, v1.ConditionReconciling, true, "VariantsSyncing", fmt.Sprintf("%d/%d variants ready", ready, total))
+		setCondition(p, v1.ConditionReady, false, "VariantsNotReady", fmt.Sprintf("%d/%d variants ready; see status.targets", ready, total))
+	}
+}
