@@ -1,0 +1,289 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/test/smoke"
+	"github.com/forkline/forkline/test/stack"
+)
+
+// writeCounter records the manager's writes to forkline's own resources
+// (spec and metadata; status writes of variants are the variant
+// controller's and are left out).
+type writeCounter struct {
+	mu     sync.Mutex
+	writes []string
+	next   http.RoundTripper
+}
+
+func (c *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/apis/forkline.dev/") {
+		path := req.URL.Path
+		if !(strings.Contains(path, "/packagevariants/") && strings.HasSuffix(path, "/status")) {
+			c.mu.Lock()
+			c.writes = append(c.writes, req.Method+" "+path[strings.Index(path, "/namespaces/"):])
+			c.mu.Unlock()
+		}
+	}
+	return c.next.RoundTrip(req)
+}
+
+func (c *writeCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.writes
+	c.writes = nil
+	sort.Strings(out)
+	return out
+}
+
+// TestUpstreamPolicyFanOut: one policy over four branch repositories (two
+// named, two selected by label) keeps a variant per branch, writes nothing
+// when nothing changed, updates each variant once on a template change,
+// and removes a variant (not its published content) when its target goes.
+func TestUpstreamPolicyFanOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	const ns = "fan-e2e"
+	if err := stack.EnsureNamespace(ctx, env.Client, ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := smoke.PushUpstreamReleases(env, "fan-upstream", "app", "1.21.2", "1.21.3", "1.22.0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []string{"fan-upstream", "rel-4-8", "rel-4-9", "main-branch", "extra"} {
+		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.WaitPackageRevision(ctx, ns, "fan-upstream", "app", time.Minute, stack.Published("v1.22.0")); err != nil {
+		t.Fatal(err)
+	}
+	label := func(repo, versions string) {
+		r := &configapi.Repository{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: repo}, r); err != nil {
+			t.Fatal(err)
+		}
+		patch := client.MergeFrom(r.DeepCopy())
+		r.Labels = map[string]string{"forkline.dev/fork": "app"}
+		r.Annotations = map[string]string{v1.DefaultVersionsAnnotation: versions}
+		if err := env.Client.Patch(ctx, r, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	label("main-branch", ">=1.21")
+
+	counter := &writeCounter{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
+	mgr, err := manager.New(cfg, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	defer func() { stop(); <-done }()
+
+	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
+	p.Spec.Upstream = v1.PackageRef{Repo: "fan-upstream", Package: "app"}
+	p.Spec.Targets = []v1.Target{
+		{Repositories: []v1.RepositoryTarget{
+			{Repo: "rel-4-8", ReleaseTrack: v1.ReleaseTrack{Versions: "1.21.x"}},
+			{Repo: "rel-4-9", ReleaseTrack: v1.ReleaseTrack{Versions: "1.22.x"}},
+		}},
+		{RepositorySelector: &v1.RepositorySelectorTarget{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"forkline.dev/fork": "app"}}}},
+	}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitPolicy := func(what string, cond func(*v1.UpstreamPolicy) bool) *v1.UpstreamPolicy {
+		t.Helper()
+		got := &v1.UpstreamPolicy{}
+		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+				return false, nil
+			}
+			return cond(got), nil
+		})
+		if err != nil {
+			t.Fatalf("policy never reached %q: %v\nstatus: %+v", what, err, got.Status)
+		}
+		return got
+	}
+	allProposed := func(n int) func(*v1.UpstreamPolicy) bool {
+		return func(p *v1.UpstreamPolicy) bool {
+			if len(p.Status.Targets) != n {
+				return false
+			}
+			for _, row := range p.Status.Targets {
+				if row.Phase != v1.PhaseProposed {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	got := waitPolicy("three variants proposed", allProposed(3))
+	tracks := map[string]string{}
+	for _, row := range got.Status.Targets {
+		tracks[row.Repo] = row.Track + " " + row.Target
+	}
+	want := map[string]string{"rel-4-8": "1.21.x v1.21.2", "rel-4-9": "1.22.x v1.22.0", "main-branch": ">=1.21 v1.21.2"}
+	for repo, w := range want {
+		if tracks[repo] != w {
+			t.Errorf("row %s = %q, want %q", repo, tracks[repo], w)
+		}
+	}
+
+	// Nothing changed: a policy pass writes nothing.
+	time.Sleep(2 * time.Second)
+	counter.take()
+	touch := func(key, value string) {
+		cur := &v1.UpstreamPolicy{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
+			t.Fatal(err)
+		}
+		patch := client.MergeFrom(cur.DeepCopy())
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations[key] = value
+		if err := env.Client.Patch(ctx, cur, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch("example.com/poke", "1")
+	time.Sleep(3 * time.Second)
+	if writes := counter.take(); len(writes) != 0 {
+		t.Errorf("a policy pass with nothing changed wrote %d times: %v", len(writes), writes)
+	} else {
+		t.Log("writes by one policy pass when nothing changed: 0")
+	}
+
+	// Upstream tags 1.21.4: only the 1.21.x branch sees it.
+	if err := smoke.PushUpstreamReleases(env, "fan-upstream", "app", "1.21.4"); err != nil {
+		t.Fatal(err)
+	}
+	latest := func(name string) *v1.PackageVariant {
+		pv := &v1.PackageVariant{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pv); err != nil {
+			t.Fatal(err)
+		}
+		return pv
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		pv := latest("app-rel-4-8-app")
+		return pv.Status.Upstream != nil && pv.Status.Upstream.LatestMatching == "v1.21.4", nil
+	}); err != nil {
+		t.Fatalf("v1.21.4 never reached the 1.21.x branch: %v", err)
+	}
+	if u := latest("app-rel-4-9-app").Status.Upstream; u == nil || u.LatestMatching != "v1.22.0" || strings.Contains(strings.Join(u.Available, ","), "v1.21.4") {
+		t.Errorf("the 1.22.x branch saw 1.21.4: %+v", u)
+	}
+
+	// Labelling a fourth repository adds its variant.
+	label("extra", "1.21.x")
+	got = waitPolicy("four variants", allProposed(4))
+	if got.Status.Variants != "0/4" {
+		t.Errorf("variants = %q, want 0/4 (proposals wait for people)", got.Status.Variants)
+	}
+
+	// A template change updates every variant exactly once.
+	time.Sleep(2 * time.Second)
+	counter.take()
+	cur := &v1.UpstreamPolicy{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Template = &v1.PackageVariantTemplate{Labels: map[string]string{"team": "payments"}}
+	if err := env.Client.Patch(ctx, cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		for _, name := range []string{"app-rel-4-8-app", "app-rel-4-9-app", "app-main-branch-app", "app-extra-app"} {
+			if latest(name).Spec.Labels["team"] != "payments" {
+				return false, nil
+			}
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatalf("the template change did not reach every variant: %v", err)
+	}
+	time.Sleep(3 * time.Second)
+	updates := map[string]int{}
+	for _, w := range counter.take() {
+		if strings.Contains(w, "/packagevariants/") {
+			updates[w[strings.LastIndex(w, "/")+1:]]++
+		}
+	}
+	if len(updates) != 4 {
+		t.Errorf("template change updated %d variants, want 4: %v", len(updates), updates)
+	}
+	for name, n := range updates {
+		if n != 1 {
+			t.Errorf("variant %s written %d times for one template change", name, n)
+		}
+	}
+
+	// Publish the 4.9 branch, then drop its target: the variant goes, the
+	// published revision stays (proposed for deletion at most).
+	rel49 := latest("app-rel-4-9-app")
+	if out, err := env.Porchctl(ctx, "rpkg", "approve", rel49.Status.Sync.Draft, "--namespace", ns); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		u := latest("app-rel-4-9-app").Status.Upstream
+		return u != nil && u.Current == "v1.22.0", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
+		t.Fatal(err)
+	}
+	patch = client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Targets[0].Repositories = cur.Spec.Targets[0].Repositories[:1]
+	if err := env.Client.Patch(ctx, cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app-rel-4-9-app"}, &v1.PackageVariant{})
+		return err != nil && client.IgnoreNotFound(err) == nil, nil
+	}); err != nil {
+		t.Fatalf("the variant of the removed target is still there: %v", err)
+	}
+	var list porchv1alpha1.PackageRevisionList
+	if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for _, pr := range list.Items {
+		if pr.Spec.RepositoryName == "rel-4-9" && pr.Spec.Revision == "v1" {
+			kept++
+			t.Logf("rel-4-9's published revision after its target went: %s %s", pr.Name, pr.Spec.Lifecycle)
+		}
+	}
+	if kept != 1 {
+		t.Errorf("rel-4-9's published revision v1 is gone (found %d)", kept)
+	}
+
+	waitPolicy("three rows again", func(p *v1.UpstreamPolicy) bool { return len(p.Status.Targets) == 3 })
+	board, _ := env.Kubectl(ctx, "get", "upstreampolicies,packagevariants", "-n", ns)
+	t.Logf("kubectl get upstreampolicies,packagevariants:\n%s", board)
+}
