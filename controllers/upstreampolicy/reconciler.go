@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
@@ -20,27 +21,35 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/fanout"
 )
 
-// objectResync is how often a policy with an objectSelector re-reads the
-// selected objects, whose kinds are not watched.
-const objectResync = 2 * time.Minute
+// objectResync is a safety net for policies with an objectSelector; the
+// selected kinds are watched as well.
+const objectResync = 10 * time.Minute
 
 const indexOwner = "forkline.owner"
 
 // Reconciler reconciles UpstreamPolicies.
 type Reconciler struct {
 	client             client.Client
+	cache              cache.Cache
 	recorder           events.EventRecorder
 	skipNameValidation bool
+
+	// The kinds objectSelector targets select are watched once seen.
+	controller controller.Controller
+	watchedMu  sync.Mutex
+	watched    map[schema.GroupVersionKind]bool
 }
 
 // Option configures a Reconciler.
@@ -51,7 +60,7 @@ func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation =
 
 // NewReconciler builds a reconciler on the manager's client.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
-	r := &Reconciler{client: mgr.GetClient(), recorder: mgr.GetEventRecorder("forkline-upstreampolicy")}
+	r := &Reconciler{client: mgr.GetClient(), cache: mgr.GetCache(), recorder: mgr.GetEventRecorder("forkline-upstreampolicy"), watched: map[schema.GroupVersionKind]bool{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -68,13 +77,53 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.UpstreamPolicy{}).
 		Owns(&v1.PackageVariant{}).
 		Watches(&configapi.Repository{}, handler.EnqueueRequestsFromMapFunc(r.policiesSelecting)).
 		Named("upstreampolicy").
 		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation}).
-		Complete(r)
+		Build(r)
+	r.controller = c
+	return err
+}
+
+// watchSelected starts watching a kind an objectSelector names, so a new or
+// relabelled object updates its policy without waiting for a resync.
+func (r *Reconciler) watchSelected(gvk schema.GroupVersionKind) error {
+	r.watchedMu.Lock()
+	defer r.watchedMu.Unlock()
+	if r.watched[gvk] || r.controller == nil {
+		return nil
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	if err := r.controller.Watch(source.Kind[client.Object](r.cache, obj, handler.EnqueueRequestsFromMapFunc(r.policiesSelectingKind(gvk)))); err != nil {
+		return err
+	}
+	r.watched[gvk] = true
+	return nil
+}
+
+// policiesSelectingKind maps an object event to the policies in its
+// namespace with an objectSelector on its kind.
+func (r *Reconciler) policiesSelectingKind(gvk schema.GroupVersionKind) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list v1.UpstreamPolicyList
+		if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		var reqs []reconcile.Request
+		for _, p := range list.Items {
+			for _, t := range p.Spec.Targets {
+				if os := t.ObjectSelector; os != nil && schema.FromAPIVersionAndKind(os.APIVersion, os.Kind) == gvk {
+					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
+					break
+				}
+			}
+		}
+		return reqs
+	}
 }
 
 // +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies,verbs=get;list;watch
@@ -216,6 +265,9 @@ func (r *Reconciler) inputs(ctx context.Context, p *v1.UpstreamPolicy) (fanout.I
 			sel, err := metav1.LabelSelectorAsSelector(&os.Selector)
 			if err != nil {
 				return in, fmt.Errorf("target %d: %w", ti, err)
+			}
+			if err := r.watchSelected(schema.FromAPIVersionAndKind(os.APIVersion, os.Kind)); err != nil {
+				return in, fmt.Errorf("target %d: watching %s %s: %w", ti, os.APIVersion, os.Kind, err)
 			}
 			list := &unstructured.UnstructuredList{}
 			list.SetGroupVersionKind(schema.FromAPIVersionAndKind(os.APIVersion, os.Kind+"List"))

@@ -11,6 +11,7 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
@@ -284,6 +285,35 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	}
 
 	waitPolicy("three rows again", func(p *v1.UpstreamPolicy) bool { return len(p.Status.Targets) == 3 })
+
+	// An objectSelector target over any kind (ConfigMaps here, one per
+	// branch): a new object adds its variant through the watch, long
+	// before the safety-net resync.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
+		t.Fatal(err)
+	}
+	patch = client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Targets = append(cur.Spec.Targets, v1.Target{ObjectSelector: &v1.ObjectSelectorTarget{
+		APIVersion: "v1", Kind: "ConfigMap",
+		Selector:  metav1.LabelSelector{MatchLabels: map[string]string{"forkline.dev/branch": "app"}},
+		RepoField: "data.repo", VersionsField: "data.track", PackageField: "data.package",
+	}})
+	if err := env.Client.Patch(ctx, cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	branch := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "branch-x", Labels: map[string]string{"forkline.dev/branch": "app"}},
+		Data: map[string]string{"repo": "rel-4-9", "track": "1.22.x", "package": "app-x"}}
+	created := time.Now()
+	if err := env.Client.Create(ctx, branch); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app-rel-4-9-app-x"}, &v1.PackageVariant{}) == nil, nil
+	}); err != nil {
+		t.Fatalf("a new selected object did not add its variant within 30s: %v", err)
+	}
+	t.Logf("variant for a newly selected object created %s after the object", time.Since(created).Round(100*time.Millisecond))
 	board, _ := env.Kubectl(ctx, "get", "upstreampolicies,packagevariants", "-n", ns)
 	t.Logf("kubectl get upstreampolicies,packagevariants:\n%s", board)
 }
