@@ -21,7 +21,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/forkline/forkline/test/smoke"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	demoflow "github.com/forkline/forkline/test/demo"
 	"github.com/forkline/forkline/test/stack"
 )
 
@@ -201,8 +204,8 @@ func down(dir string) error {
 	return nil
 }
 
-// demo starts a throwaway stack, runs the flow with its output visible and
-// keeps the stack up for exploring until Ctrl-C.
+// demo starts a throwaway stack, runs forkline's main job with its output
+// visible and keeps everything up for exploring until Ctrl-C.
 func demo(exitAfter bool) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -211,19 +214,22 @@ func demo(exitAfter bool) error {
 		return err
 	}
 	defer s.Stop()
-	logf("")
-	res, err := smoke.Run(ctx, s, logf)
+	// The manager's logs go to a file; the demo prints what a user sees.
+	logFile, err := os.Create(filepath.Join(s.Dir, "forkline.log"))
 	if err != nil {
 		return err
 	}
+	defer logFile.Close()
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 	logf("")
-	logf("published downstream revision %s; app/deployment.yaml at tag app/%s:", res.Published, res.Published)
-	fmt.Println(res.PublishedManifest)
+	if err := demoflow.Run(ctx, s, logf); err != nil {
+		return err
+	}
 	if exitAfter {
 		return nil
 	}
 	printUsage(s.Kubeconfig)
-	logf("Ctrl-C stops the stack and every process it started.")
+	logf("forkline keeps running (logs: %s). Ctrl-C stops it, the stack and every process it started.", logFile.Name())
 	<-ctx.Done()
 	logf("\nstack: stopping")
 	return nil
@@ -233,7 +239,8 @@ func printUsage(kubeconfig string) {
 	logf(`
 Use it from another shell:
   export KUBECONFIG=%s
-  bin/kubectl get repositories,packagerevisions
+  bin/kubectl get packagevariants,upstreampolicies -A
+  bin/kubectl describe packagevariant -n demo app-release-4-8
   bin/kubectl explain packagevariant.spec.upstream
-  bin/porchctl rpkg get --namespace default`, kubeconfig)
+  bin/porchctl rpkg get --namespace demo`, kubeconfig)
 }
