@@ -29,10 +29,23 @@ import (
 type writeCounter struct {
 	mu     sync.Mutex
 	writes []string
+	lists  []string // uncached LIST requests (watches aside)
+	gets   int
 	next   http.RoundTripper
 }
 
+var listable = map[string]bool{"packagerevisions": true, "packagerevisionresources": true, "packagevariants": true, "upstreampolicies": true, "repositories": true, "configmaps": true}
+
 func (c *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.URL.Query().Get("watch") != "true" {
+		c.mu.Lock()
+		if listable[req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]] {
+			c.lists = append(c.lists, req.URL.Path)
+		} else {
+			c.gets++
+		}
+		c.mu.Unlock()
+	}
 	if req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/apis/forkline.dev/") {
 		path := req.URL.Path
 		if !(strings.Contains(path, "/packagevariants/") && strings.HasSuffix(path, "/status")) {
@@ -169,13 +182,39 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	counter.mu.Lock()
+	counter.lists, counter.gets = nil, 0
+	counter.mu.Unlock()
 	touch("example.com/poke", "1")
+	// Poke every variant too, so each reconciles once with nothing new.
+	var pvs v1.PackageVariantList
+	if err := env.Client.List(ctx, &pvs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range pvs.Items {
+		pv := &pvs.Items[i]
+		patch := client.MergeFrom(pv.DeepCopy())
+		if pv.Annotations == nil {
+			pv.Annotations = map[string]string{}
+		}
+		pv.Annotations["example.com/poke"] = "1"
+		if err := env.Client.Patch(ctx, pv, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
 	time.Sleep(3 * time.Second)
 	if writes := counter.take(); len(writes) != 0 {
 		t.Errorf("a policy pass with nothing changed wrote %d times: %v", len(writes), writes)
 	} else {
 		t.Log("writes by one policy pass when nothing changed: 0")
 	}
+	counter.mu.Lock()
+	lists, gets := counter.lists, counter.gets
+	counter.mu.Unlock()
+	if len(lists) != 0 {
+		t.Errorf("reconciles listed through the API server instead of the cache: %v", lists)
+	}
+	t.Logf("one policy pass and %d variant passes with nothing new: %d API list calls, %d single-object GETs (draft resources and fresh draft reads)", len(pvs.Items), len(lists), gets)
 
 	// Upstream tags 1.21.4: only the 1.21.x branch sees it.
 	if err := smoke.PushUpstreamReleases(env, "fan-upstream", "app", "1.21.4"); err != nil {
