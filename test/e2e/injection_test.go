@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -149,6 +150,46 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 		if string(pr.Spec.WorkspaceName) == "forkline-v1-0-3" {
 			t.Errorf("forkline made a 1.0.3 draft (%s) although the person's draft is pending", pr.Name)
 		}
+	}
+
+	// deletionPolicy orphan: deleting the variant leaves every revision,
+	// the person's draft included, exactly as it was.
+	before := map[string]porchv1alpha1.PackageRevisionLifecycle{}
+	for _, pr := range v.downstreamOf("inj-downstream") {
+		before[pr.Name] = pr.Spec.Lifecycle
+	}
+	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) { pv.Spec.DeletionPolicy = v1.DeletionOrphan })
+	current := &v1.PackageVariant{}
+	if err := env.Client.Get(ctx, v.key, current); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	v.waitGone()
+	after := map[string]porchv1alpha1.PackageRevisionLifecycle{}
+	for _, pr := range v.downstreamOf("inj-downstream") {
+		after[pr.Name] = pr.Spec.Lifecycle
+	}
+	if len(after) != len(before) {
+		t.Errorf("orphan deletion changed the revisions: before %v, after %v", before, after)
+	}
+	for name, lc := range before {
+		if after[name] != lc {
+			t.Errorf("%s went from %s to %s under deletionPolicy orphan", name, lc, after[name])
+		}
+	}
+}
+
+// waitGone waits until the variant is deleted (its finalizer done).
+func (v *variantTest) waitGone() {
+	v.t.Helper()
+	err := wait.PollUntilContextTimeout(v.ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := env.Client.Get(ctx, v.key, &v1.PackageVariant{})
+		return err != nil && client.IgnoreNotFound(err) == nil, nil
+	})
+	if err != nil {
+		v.t.Fatalf("variant %s was not deleted: %v", v.key, err)
 	}
 }
 
