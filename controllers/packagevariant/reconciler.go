@@ -100,7 +100,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		setReady(pv, err)
 		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
-			if perr := r.client.Status().Patch(ctx, pv, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+			// Optimistic lock: a reconcile that read a stale variant from
+			// the cache must not overwrite what a newer one recorded (the
+			// hash of what forkline wrote, which protects people's edits).
+			patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+			switch perr := r.client.Status().Patch(ctx, pv, patch); {
+			case perr == nil, apierrors.IsNotFound(perr):
+			case apierrors.IsConflict(perr):
+				result, err = ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
+			default:
 				err = fmt.Errorf("patching status: %w", perr)
 			}
 		}
