@@ -336,6 +336,9 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 
 func (r *Reconciler) awaitApproval(s *scope, draft *porchv1alpha1.PackageRevision) {
 	msg := fmt.Sprintf("draft %s (upstream %s) is proposed; approve it with: porchctl rpkg approve %s -n %s", draft.Name, s.selection.Target.Revision, draft.Name, draft.Namespace)
+	if s.pv.Spec.EffectiveApprovalMode() == v1.AutomaticApproval {
+		msg += " (approval.mode Automatic is not acted on yet: a person approves)"
+	}
 	setPhase(s, v1.PhaseProposed, msg)
 	setCondition(s.pv, v1.ConditionAwaitingApproval, true, "Proposed", msg)
 }
