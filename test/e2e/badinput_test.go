@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
-	"github.com/forkline/forkline/test/stack"
 )
 
 // TestPackageVariantBadInput: what the API server cannot reject ends in a
@@ -21,22 +20,12 @@ func TestPackageVariantBadInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const ns = "bad-e2e"
-	if err := stack.EnsureNamespace(ctx, env.Client, ns); err != nil {
-		t.Fatal(err)
-	}
 	broken := webRelease("1.0.0")
 	broken.Files["broken.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  key: [unclosed\n"
 	if err := env.PushReleases("bad-upstream", "web", broken); err != nil {
 		t.Fatal(err)
 	}
-	for _, repo := range []string{"bad-upstream", "bad-downstream"} {
-		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := env.WaitPackageRevision(ctx, ns, "bad-upstream", "web", time.Minute, stack.Published("v1.0.0")); err != nil {
-		t.Fatal(err)
-	}
+	registerRepos(ctx, t, ns, "bad-upstream", "web", "v1.0.0", "bad-downstream")
 	stop := startManager(t)
 	defer stop()
 

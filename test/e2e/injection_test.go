@@ -43,20 +43,10 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	v := &variantTest{t: t, ctx: ctx, ns: "inj-e2e", key: client.ObjectKey{Namespace: "inj-e2e", Name: "web"}}
-	if err := stack.EnsureNamespace(ctx, env.Client, v.ns); err != nil {
-		t.Fatal(err)
-	}
 	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.0")); err != nil {
 		t.Fatal(err)
 	}
-	for _, repo := range []string{"inj-upstream", "inj-downstream"} {
-		if _, err := env.RegisterRepository(ctx, v.ns, repo, repo); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := env.WaitPackageRevision(ctx, v.ns, "inj-upstream", "web", time.Minute, stack.Published("v1.0.0")); err != nil {
-		t.Fatal(err)
-	}
+	registerRepos(ctx, t, v.ns, "inj-upstream", "web", "v1.0.0", "inj-downstream")
 	region := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "eu-west"}, Data: map[string]string{"region": "eu-west-1"}}
 	if err := env.Client.Create(ctx, region); err != nil {
 		t.Fatal(err)

@@ -87,19 +87,25 @@ func (v *variantTest) draftResources(name string) map[string]string {
 	return prr.Spec.Resources
 }
 
-func (v *variantTest) downstream() []porchv1alpha1.PackageRevision {
-	v.t.Helper()
-	var list porchv1alpha1.PackageRevisionList
-	if err := env.Client.List(v.ctx, &list, client.InNamespace(v.ns)); err != nil {
-		v.t.Fatal(err)
+// registerRepos makes the namespace, registers the repositories with Porch
+// and waits until the upstream package's newest release is Published.
+func registerRepos(ctx context.Context, t *testing.T, ns, upstream, pkg, newest string, downstreams ...string) {
+	t.Helper()
+	if err := stack.EnsureNamespace(ctx, env.Client, ns); err != nil {
+		t.Fatal(err)
 	}
-	var out []porchv1alpha1.PackageRevision
-	for _, pr := range list.Items {
-		if pr.Spec.RepositoryName == "pv-downstream" {
-			out = append(out, pr)
+	for _, repo := range append([]string{upstream}, downstreams...) {
+		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return out
+	if _, err := env.WaitPackageRevision(ctx, ns, upstream, pkg, time.Minute, stack.Published(newest)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (v *variantTest) downstream() []porchv1alpha1.PackageRevision {
+	return v.downstreamOf("pv-downstream")
 }
 
 func mustContain(t *testing.T, what, text string, wants ...string) {
@@ -120,20 +126,10 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	v := &variantTest{t: t, ctx: ctx, ns: "pv-e2e", key: client.ObjectKey{Namespace: "pv-e2e", Name: "app"}}
-	if err := stack.EnsureNamespace(ctx, env.Client, v.ns); err != nil {
-		t.Fatal(err)
-	}
 	if err := smoke.PushUpstreamReleases(env, "pv-upstream", "app", "1.21.2", "1.21.3"); err != nil {
 		t.Fatal(err)
 	}
-	for _, repo := range []string{"pv-upstream", "pv-downstream"} {
-		if _, err := env.RegisterRepository(ctx, v.ns, repo, repo); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := env.WaitPackageRevision(ctx, v.ns, "pv-upstream", "app", time.Minute, stack.Published("v1.21.3")); err != nil {
-		t.Fatal(err)
-	}
+	registerRepos(ctx, t, v.ns, "pv-upstream", "app", "v1.21.3", "pv-downstream")
 	stop := startManager(t)
 	defer func() { stop() }()
 

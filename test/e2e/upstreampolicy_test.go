@@ -20,7 +20,6 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/manager"
 	"github.com/forkline/forkline/test/smoke"
-	"github.com/forkline/forkline/test/stack"
 )
 
 // writeCounter records the manager's writes to forkline's own resources
@@ -74,20 +73,10 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	const ns = "fan-e2e"
-	if err := stack.EnsureNamespace(ctx, env.Client, ns); err != nil {
-		t.Fatal(err)
-	}
 	if err := smoke.PushUpstreamReleases(env, "fan-upstream", "app", "1.21.2", "1.21.3", "1.22.0"); err != nil {
 		t.Fatal(err)
 	}
-	for _, repo := range []string{"fan-upstream", "rel-4-8", "rel-4-9", "main-branch", "extra"} {
-		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := env.WaitPackageRevision(ctx, ns, "fan-upstream", "app", time.Minute, stack.Published("v1.22.0")); err != nil {
-		t.Fatal(err)
-	}
+	registerRepos(ctx, t, ns, "fan-upstream", "app", "v1.22.0", "rel-4-8", "rel-4-9", "main-branch", "extra")
 	label := func(repo, versions string) {
 		r := &configapi.Repository{}
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: repo}, r); err != nil {
