@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -60,7 +61,7 @@ func Apply(resources map[string]string, injectors []v1.Injector, lookup Lookup) 
 		if !strings.Contains(resources[file], PointAnnotation) {
 			continue // the common case: nothing to parse
 		}
-		docs, err := splitDocs(resources[file])
+		docs, err := kio.FromBytes([]byte(resources[file]))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
@@ -98,7 +99,7 @@ func Apply(resources map[string]string, injectors []v1.Injector, lookup Lookup) 
 			changed = true
 		}
 		if changed {
-			out, err := joinDocs(docs)
+			out, err := kio.StringAll(docs)
 			if err != nil {
 				return nil, err
 			}
@@ -129,32 +130,4 @@ func selectObject(point *yaml.RNode, injectors []v1.Injector, lookup Lookup) (*O
 		}
 	}
 	return nil, nil
-}
-
-func splitDocs(content string) ([]*yaml.RNode, error) {
-	var docs []*yaml.RNode
-	for _, chunk := range strings.Split(content, "\n---") {
-		chunk = strings.TrimPrefix(strings.TrimSpace(chunk), "---")
-		if strings.TrimSpace(chunk) == "" {
-			continue
-		}
-		n, err := yaml.Parse(chunk)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, n)
-	}
-	return docs, nil
-}
-
-func joinDocs(docs []*yaml.RNode) (string, error) {
-	var parts []string
-	for _, d := range docs {
-		s, err := d.String()
-		if err != nil {
-			return "", err
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, "---\n"), nil
 }
