@@ -119,3 +119,49 @@ func TestHash(t *testing.T) {
 		t.Error("different content, same hash")
 	}
 }
+
+func TestSetPackageContext(t *testing.T) {
+	const ctxFile = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kptfile.kpt.dev\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\ndata:\n  name: app\n  stale: x\n"
+	cases := map[string]struct {
+		data    map[string]string
+		remove  []string
+		want    []string
+		gone    []string
+		wantErr string
+	}{
+		"set and remove":        {data: map[string]string{"region": "eu", "tier": "1"}, remove: []string{"stale"}, want: []string{"region: eu", `tier: "1"`, "name: app"}, gone: []string{"stale"}},
+		"the name is Porch's":   {data: map[string]string{"name": "other"}, wantErr: `cannot set "name"`},
+		"nor can it be removed": {remove: []string{"name"}, wantErr: `cannot remove "name"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			res := map[string]string{PackageContextFile: ctxFile}
+			err := SetPackageContext(res, tc.data, tc.remove)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(res[PackageContextFile], w) {
+					t.Errorf("package context lacks %q:\n%s", w, res[PackageContextFile])
+				}
+			}
+			for _, g := range tc.gone {
+				if strings.Contains(res[PackageContextFile], g) {
+					t.Errorf("package context still has %q", g)
+				}
+			}
+		})
+	}
+	t.Run("a package without the file is left alone", func(t *testing.T) {
+		res := map[string]string{}
+		if err := SetPackageContext(res, map[string]string{"a": "b"}, nil); err != nil || len(res) != 0 {
+			t.Errorf("err %v, resources %v", err, res)
+		}
+	})
+}

@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/test/stack"
+)
+
+// TestAdoption: a downstream package someone made by hand is left alone
+// under adoptNone, and taken over under adoptExisting.
+func TestAdoption(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	v := &variantTest{t: t, ctx: ctx, ns: "adopt-e2e", key: client.ObjectKey{Namespace: "adopt-e2e", Name: "web"}}
+	if err := env.PushReleases("adopt-upstream", "web", webRelease("1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, v.ns, "adopt-upstream", "web", "v1.0.0", "adopt-downstream")
+	upstream, err := env.WaitPackageRevision(ctx, v.ns, "adopt-upstream", "web", time.Minute, stack.Published("v1.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHand := &porchv1alpha1.PackageRevision{}
+	byHand.Namespace = v.ns
+	byHand.Spec = porchv1alpha1.PackageRevisionSpec{
+		PackageName: "web", RepositoryName: "adopt-downstream", WorkspaceName: "by-hand",
+		Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft,
+		Tasks: []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
+			Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: upstream.Name}},
+		}}},
+	}
+	if err := env.Client.Create(ctx, byHand); err != nil {
+		t.Fatal(err)
+	}
+	v.porchctl("rpkg", "propose", byHand.Name)
+	v.porchctl("rpkg", "approve", byHand.Name)
+
+	stop := startManager(t)
+	defer stop()
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "web"}}
+	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: "adopt-upstream", Package: "web"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.x"}}
+	pv.Spec.Downstream = v1.Downstream{Repo: "adopt-downstream"}
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	got := v.waitVariant("not adopted", time.Minute, func(pv *v1.PackageVariant) bool {
+		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionStalled)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "NotAdopted"
+	})
+	t.Logf("adoptNone: %s", meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message)
+
+	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) { pv.Spec.AdoptionPolicy = v1.AdoptExisting })
+	v.waitVariant("adopted and up to date", time.Minute, func(pv *v1.PackageVariant) bool {
+		return meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate) && pv.Status.Upstream.Current == "v1.0.0"
+	})
+}
