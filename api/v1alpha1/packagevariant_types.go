@@ -30,6 +30,7 @@ type Downstream struct {
 
 // PackageVariantSpec is one upstream package followed into one downstream
 // repository.
+// +kubebuilder:validation:XValidation:rule="!(self.upstream.repo == self.downstream.repo && self.upstream.package == (has(self.downstream.package) && size(self.downstream.package) > 0 ? self.downstream.package : self.upstream.package))",message="downstream must differ from upstream: forkline would propose into the package it follows; set downstream.repo or downstream.package"
 type PackageVariantSpec struct {
 	// upstream is the package followed and which of its releases.
 	// +required
@@ -43,7 +44,7 @@ type PackageVariantSpec struct {
 }
 
 // SyncPhase is where the current sync stands.
-// +kubebuilder:validation:Enum=Merging;Conflicted;Rendering;Proposed;Published;Failed
+// +kubebuilder:validation:Enum=Merging;Conflicted;Rendering;Proposed;Published;Declined;Failed
 type SyncPhase string
 
 const (
@@ -52,6 +53,10 @@ const (
 	PhaseRendering  SyncPhase = "Rendering"
 	PhaseProposed   SyncPhase = "Proposed"
 	PhasePublished  SyncPhase = "Published"
+	// PhaseDeclined: a person rejected the proposal or deleted the draft;
+	// forkline does not propose that upstream revision again until asked
+	// (see AnnotationRetry).
+	PhaseDeclined SyncPhase = "Declined"
 	PhaseFailed     SyncPhase = "Failed"
 )
 
@@ -103,7 +108,8 @@ type SyncStatus struct {
 	// to is the upstream revision the sync moves to.
 	// +optional
 	To string `json:"to,omitempty"`
-	// phase is Merging, Conflicted, Rendering, Proposed, Published or Failed.
+	// phase is Merging, Conflicted, Rendering, Proposed, Published, Declined
+	// (a person rejected the proposal or deleted the draft) or Failed.
 	// +optional
 	Phase SyncPhase `json:"phase,omitempty"`
 	// draft is the name of the downstream PackageRevision holding the sync.
@@ -123,7 +129,8 @@ type SyncStatus struct {
 	// last wrote it; forkline then leaves it alone.
 	// +optional
 	EditedByPerson bool `json:"editedByPerson,omitempty"`
-	// contentHash is the hash of what forkline last wrote to the draft.
+	// contentHash is the hash of what forkline last wrote to the draft (the
+	// draft's forkline.dev/content-hash annotation is the durable copy).
 	// +optional
 	ContentHash string `json:"contentHash,omitempty"`
 	// message says what the sync waits on or why it failed.
@@ -180,6 +187,11 @@ type PackageVariantStatus struct {
 	// +optional
 	Sync *SyncStatus `json:"sync,omitempty"`
 
+	// lastHandledRetry is the forkline.dev/retry annotation value last acted
+	// on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
 	// history are the last finished syncs, newest first (at most 10).
 	// +optional
 	// +kubebuilder:validation:MaxItems=10

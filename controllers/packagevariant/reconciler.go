@@ -134,7 +134,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	for _, step := range []func(context.Context, *scope) (ctrl.Result, error){
 		r.validate,
 		r.resolve,
-		r.syncDraft,
+		r.findDraft,
+		r.readDraft,
+		r.mergeDraft,
+		r.applySettings,
+		r.checkConflicts,
+		r.checkRender,
+		r.propose,
 	} {
 		res, err := step(ctx, s)
 		if s.requeue > 0 && res.RequeueAfter == 0 {

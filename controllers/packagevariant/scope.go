@@ -5,12 +5,12 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
 )
 
@@ -28,9 +28,17 @@ type scope struct {
 	published  *porchv1alpha1.PackageRevision  // latest published downstream revision
 	current    string                          // upstream revision the published downstream is on
 	selection  release.Selection
-	// configWorkspace is set when the target is the current revision again
+	// configKey is set when the target is the current revision again
 	// because the variant's own settings changed.
-	configWorkspace string
+	configKey string
+	// key names the sync the draft holds (AnnotationSync): the target
+	// revision, or configKey.
+	key string
+
+	draft  *porchv1alpha1.PackageRevision // the target's draft, read fresh
+	prr    *porchv1alpha1.PackageRevisionResources
+	kf     *porch.Kptfile
+	edited bool // a person changed the draft since forkline last wrote it
 }
 
 // trackFor reads the variant's track, validating its constraint.
@@ -86,12 +94,6 @@ func upstreamRevisionOf(pr *porchv1alpha1.PackageRevision) string {
 		return ""
 	}
 	return path.Base(pr.Status.UpstreamLock.Git.Ref)
-}
-
-// isOurDraft says whether a revision is an unpublished draft forkline made.
-func isOurDraft(pr *porchv1alpha1.PackageRevision) bool {
-	return strings.HasPrefix(string(pr.Spec.WorkspaceName), "forkline-") &&
-		(pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft || pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleProposed)
 }
 
 func byName(prs []porchv1alpha1.PackageRevision) {

@@ -62,7 +62,7 @@ func setPhase(s *scope, phase v1.SyncPhase, msg string) {
 	}
 	s.pv.Status.Sync.Phase = phase
 	s.pv.Status.Sync.Message = msg
-	waitingOnPerson := phase == v1.PhaseConflicted || phase == v1.PhaseProposed || phase == v1.PhaseFailed
+	waitingOnPerson := phase == v1.PhaseConflicted || phase == v1.PhaseProposed || phase == v1.PhaseFailed || phase == v1.PhaseDeclined
 	setCondition(s.pv, v1.ConditionReconciling, !waitingOnPerson && phase != v1.PhasePublished, string(phase), msg)
 }
 

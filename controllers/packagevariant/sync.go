@@ -3,6 +3,7 @@ package packagevariant
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,12 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	byName(s.downstream)
 	s.published = latestPublished(s.downstream)
 	s.current = upstreamRevisionOf(s.published)
+	if res, err := r.checkSoleWriter(ctx, s); err != nil || s.done {
+		return res, err
+	}
+	if err := r.claim(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
 
 	sel, err := release.Select(s.track, s.current, revisions, s.now)
 	if err != nil {
@@ -72,7 +79,8 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	pv.Status.Upstream = st
 
-	if s.published != nil && !r.owns(pv, s.downstream) && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
+	owned := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool { return ownedBy(&pr, pv) })
+	if s.published != nil && !owned && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
 		stall(s, "NotAdopted", fmt.Sprintf("package %q already exists in Repository %q and forkline did not create it; set adoptionPolicy: adoptExisting to take it over", pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo))
 		return ctrl.Result{}, nil
 	}
@@ -97,19 +105,30 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 		case sel.Message != "":
 			msg = sel.Message
 		}
-		if s.current == "" {
+		switch {
+		case s.current == "":
 			setCondition(pv, v1.ConditionUpToDate, false, "NothingToSync", msg)
 			setCondition(pv, v1.ConditionReconciling, false, "Waiting", msg)
-		} else {
+		case gateFalse(s.published):
+			msg = publishedWithConflicts(s.published)
+			setCondition(pv, v1.ConditionUpToDate, false, "PublishedWithConflicts", msg)
+			setCondition(pv, v1.ConditionReconciling, false, "PublishedWithConflicts", msg)
+		default:
 			setCondition(pv, v1.ConditionUpToDate, true, "UpToDate", msg)
 			setCondition(pv, v1.ConditionReconciling, false, "UpToDate", msg)
 		}
-		setCondition(pv, v1.ConditionConflicted, false, "NoDraft", "")
+		if gateFalse(s.published) {
+			setCondition(pv, v1.ConditionConflicted, true, "PublishedWithConflicts", msg)
+		} else {
+			setCondition(pv, v1.ConditionConflicted, false, "NoDraft", "")
+		}
 		setCondition(pv, v1.ConditionAwaitingApproval, false, "NoDraft", "")
 		s.done = true
 		return res, nil
 	}
-	if s.configWorkspace != "" {
+	s.key = sel.Target.Revision
+	if s.configKey != "" {
+		s.key = s.configKey
 		setCondition(pv, v1.ConditionUpToDate, false, "ConfigChanged", "the variant's steps or injected config changed since the last published revision")
 	} else {
 		setCondition(pv, v1.ConditionUpToDate, false, "Behind", fmt.Sprintf("upstream %s is next (downstream on %q)", sel.Target.Revision, s.current))
@@ -136,21 +155,11 @@ func (r *Reconciler) detectConfigDrift(ctx context.Context, s *scope, revisions 
 	for i := range revisions {
 		if revisions[i].Revision == s.current {
 			s.selection.Target = &revisions[i]
-			s.configWorkspace = release.Workspace(s.current) + "-config-" + porch.Hash(wanted)[:8]
+			s.configKey = s.current + "-config-" + porch.Hash(wanted)[:8]
 			return nil
 		}
 	}
 	return nil
-}
-
-// owns says whether forkline created the downstream package.
-func (r *Reconciler) owns(pv *v1.PackageVariant, downstream []porchv1alpha1.PackageRevision) bool {
-	for i := range downstream {
-		if metav1.IsControlledBy(&downstream[i], pv) || strings.HasPrefix(string(downstream[i].Spec.WorkspaceName), "forkline-") {
-			return true
-		}
-	}
-	return false
 }
 
 // recordPublished notes a sync a person approved since the last reconcile.
@@ -163,6 +172,9 @@ func (r *Reconciler) recordPublished(s *scope) {
 	now := metav1.NewTime(s.now)
 	sync.Phase, sync.FinishedAt, sync.Message = v1.PhasePublished, &now, "published as "+s.published.Spec.Revision
 	sync.Conflicts, sync.ConflictCount = nil, 0
+	if gateFalse(s.published) {
+		r.event(pv, corev1.EventTypeWarning, "PublishedWithConflicts", "%s", publishedWithConflicts(s.published))
+	}
 	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: s.published.Spec.Revision, StartedAt: sync.StartedAt, FinishedAt: &now}
 	pv.Status.History = append([]v1.SyncRecord{rec}, pv.Status.History...)
 	if len(pv.Status.History) > 10 {
@@ -170,26 +182,23 @@ func (r *Reconciler) recordPublished(s *scope) {
 	}
 }
 
-// syncDraft creates, merges, checks and proposes the target's draft.
-func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
+// findDraft finds the target's draft among the variant's own, by the sync
+// it holds; moves older untouched drafts out of the way (an edited one
+// stops the variant: a person's work is never deleted); and creates the
+// draft in a free workspace unless a person declined this sync. Sets the
+// sync phase Failed (an edited older draft), Declined, or Merging.
+func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, target := s.pv, s.selection.Target
-	ws := release.Workspace(target.Revision)
-	if s.configWorkspace != "" {
-		ws = s.configWorkspace
-	}
-
-	// Drafts for an older target: move them if untouched, else wait.
-	var draft *porchv1alpha1.PackageRevision
 	for i := range s.downstream {
 		pr := &s.downstream[i]
-		if !isOurDraft(pr) {
+		if !isOurDraft(pr, pv) {
 			continue
 		}
-		if string(pr.Spec.WorkspaceName) == ws {
-			draft = pr
+		if pr.Annotations[v1.AnnotationSync] == s.key {
+			s.draft = pr
 			continue
 		}
-		edited, err := r.editedByPerson(ctx, s, pr)
+		edited, err := r.editedByPerson(ctx, pr, pv)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -202,91 +211,194 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, fmt.Errorf("moving draft %s to %s: %w", pr.Name, target.Revision, err)
 		}
+		pv.Status.Sync = nil // forkline's own deletion: not a person declining
 		r.event(pv, corev1.EventTypeNormal, "DraftMoved", "draft %s for an older upstream revision, untouched, replaced by one for %s", pr.Name, target.Revision)
 	}
+	if s.draft != nil {
+		return ctrl.Result{}, nil
+	}
+	if res, declined, err := r.checkDeleted(ctx, s); err != nil || declined {
+		return res, err
+	}
+	created, err := r.createDraft(ctx, s, freeWorkspace(release.Workspace(s.key), s.downstream))
+	switch {
+	case err != nil && strings.Contains(err.Error(), "workspaceNames must be unique"):
+		// The cache has not seen a draft created a moment ago.
+		s.done = true
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	case apierrors.IsInternalError(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err):
+		// Porch refused the package itself (malformed upstream YAML,
+		// no Kptfile): retrying soon will not help, a new release will.
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch could not create the draft for upstream %s: %v; check that revision of the upstream package", target.Revision, err))
+		s.done = true
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	case err != nil:
+		return ctrl.Result{}, err
+	}
+	s.draft = created
+	return ctrl.Result{}, nil
+}
 
-	if draft == nil {
-		created, err := r.createDraft(ctx, s, ws)
-		if apierrors.IsInternalError(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err) {
-			// Porch refused the package itself (malformed upstream YAML,
-			// no Kptfile): retrying soon will not help, a new release will.
-			setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch could not create the draft for upstream %s: %v; check that revision of the upstream package", target.Revision, err))
+// checkDeleted tells whether a person deleted the draft of this sync: the
+// status names a draft for the same upstream revision that Porch no longer
+// has. forkline then does not create it again until asked to.
+func (r *Reconciler) checkDeleted(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	pv, target := s.pv, s.selection.Target
+	sync := pv.Status.Sync
+	if sync == nil || sync.Draft == "" || sync.To != target.Revision || sync.Phase == v1.PhasePublished {
+		return ctrl.Result{}, false, nil
+	}
+	if sync.Phase != v1.PhaseDeclined {
+		pr := &porchv1alpha1.PackageRevision{}
+		switch err := r.reader.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: sync.Draft}, pr); {
+		case err == nil:
+			// Porch has it and the cache does not yet.
 			s.done = true
-			return ctrl.Result{RequeueAfter: time.Minute}, nil
+			return ctrl.Result{RequeueAfter: time.Second}, true, nil
+		case !apierrors.IsNotFound(err):
+			return ctrl.Result{}, false, fmt.Errorf("reading draft %s: %w", sync.Draft, err)
 		}
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		draft = created
 	}
-	// The cache can trail Porch: every write to the draft's resources is a
-	// new commit. Decide on a fresh read.
-	fresh := &porchv1alpha1.PackageRevision{}
-	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), fresh); err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
+	if takeRetry(pv) {
+		r.event(pv, corev1.EventTypeNormal, "Retrying", "creating a new draft for upstream %s, as %s asked", target.Revision, v1.AnnotationRetry)
+		return ctrl.Result{}, false, nil
 	}
-	draft = fresh
-	if pv.Status.Sync == nil || pv.Status.Sync.Draft != draft.Name {
-		started := metav1.NewTime(s.now)
-		pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: draft.Name, StartedAt: &started}
+	if sync.Phase != v1.PhaseDeclined {
+		r.event(pv, corev1.EventTypeWarning, "DraftDeleted", "draft %s for upstream %s was deleted by a person; forkline will not create it again", sync.Draft, target.Revision)
 	}
+	setPhase(s, v1.PhaseDeclined, fmt.Sprintf("draft %s for upstream %s was deleted by a person; forkline will not create it again. %s", sync.Draft, target.Revision, resumeHint(pv, target.Revision)))
+	s.done = true
+	return ctrl.Result{}, true, nil
+}
 
-	switch draft.Spec.Lifecycle {
+// resumeHint tells a person how to take up a declined sync again.
+func resumeHint(pv *v1.PackageVariant, revision string) string {
+	return fmt.Sprintf("To sync %s after all: kubectl annotate packagevariant %s -n %s %s=\"$(date +%%s)\" --overwrite", revision, pv.Name, pv.Namespace, v1.AnnotationRetry)
+}
+
+// takeRetry consumes a pending forkline.dev/retry request.
+func takeRetry(pv *v1.PackageVariant) bool {
+	want := pv.Annotations[v1.AnnotationRetry]
+	if want == "" || want == pv.Status.LastHandledRetry {
+		return false
+	}
+	pv.Status.LastHandledRetry = want
+	return true
+}
+
+// readDraft reads the draft fresh from Porch (the cache can trail: every
+// write is a new commit) and its resources. A proposal waits for approval
+// (AwaitingApproval); a proposal a person rejected is Declined.
+func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
+	pv, target := s.pv, s.selection.Target
+	fresh := &porchv1alpha1.PackageRevision{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
+	}
+	s.draft = fresh
+	if pv.Status.Sync == nil || pv.Status.Sync.Draft != s.draft.Name {
+		started := metav1.NewTime(s.now)
+		pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: s.draft.Name, StartedAt: &started}
+	}
+	pv.Status.Sync.To = target.Revision
+	switch s.draft.Spec.Lifecycle {
 	case porchv1alpha1.PackageRevisionLifecycleProposed:
-		r.awaitApproval(s, draft)
+		r.awaitApproval(s, s.draft)
 		s.done = true
 		return ctrl.Result{}, nil
 	case porchv1alpha1.PackageRevisionLifecycleDraft:
 	default:
-		return ctrl.Result{}, nil
+		s.done = true // approved a moment ago: the next event records it
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-
-	prr := &porchv1alpha1.PackageRevisionResources{}
-	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: draft.Name}, prr); err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
+	s.prr = &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: s.draft.Name}, s.prr); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
 	}
-	kf, err := porch.ParseKptfile(prr.Spec.Resources[porch.KptfileName])
+	recorded := recordedHash(s.draft)
+	s.edited = recorded != "" && porch.Hash(s.prr.Spec.Resources) != recorded
+	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && !s.edited && !takeRetry(pv) {
+		if pv.Status.Sync.Phase != v1.PhaseDeclined {
+			r.event(pv, corev1.EventTypeWarning, "ProposalRejected", "proposal %s for upstream %s was rejected by a person; forkline will not propose it again", s.draft.Name, target.Revision)
+		}
+		setPhase(s, v1.PhaseDeclined, fmt.Sprintf("proposal %s for upstream %s was rejected by a person; forkline will not propose it again. Propose it yourself (porchctl rpkg propose %s -n %s), delete it, or: %s",
+			s.draft.Name, target.Revision, s.draft.Name, pv.Namespace, resumeHint(pv, target.Revision)))
+		s.done = true
+		return ctrl.Result{RequeueAfter: conflictPoll}, nil
+	}
+	kf, err := porch.ParseKptfile(s.prr.Spec.Resources[porch.KptfileName])
 	if err != nil {
-		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s: %v", draft.Name, err))
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s: %v", s.draft.Name, err))
 		s.done = true
 		return ctrl.Result{}, nil
 	}
-	if kf.UpstreamRef() != upstreamRef(pv, target.Revision) {
-		log.FromContext(ctx).Info("merging", "draft", draft.Name, "draftUpstream", kf.UpstreamRef(), "target", target.Revision)
-		if err := r.merge(ctx, s, prr); err != nil {
-			return ctrl.Result{}, err
-		}
-		if s.done {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{RequeueAfter: time.Second}, nil
-	}
+	s.kf = kf
+	return ctrl.Result{}, nil
+}
 
-	// The variant's own settings, on a draft no person has touched.
-	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; !conflicted && hasMutations(pv) {
-		wanted := copyResources(prr.Spec.Resources)
-		if err := r.mutate(ctx, pv, wanted); err != nil {
-			stall(s, "MutationFailed", err.Error())
-			return ctrl.Result{}, nil
-		}
-		untouched := pv.Status.Sync.ContentHash == "" || porch.Hash(prr.Spec.Resources) == pv.Status.Sync.ContentHash
-		if !sameResources(wanted, prr.Spec.Resources) && untouched {
-			prr.Spec.Resources = wanted
-			if err := r.write(ctx, s, prr); err != nil {
-				return ctrl.Result{}, err
-			}
-			setPhase(s, v1.PhaseRendering, "applied the variant's steps and injected config; rendering")
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
+// mergeDraft writes the 3-way merge into a draft not yet on the target
+// (Merging, then Conflicted or Rendering).
+func (r *Reconciler) mergeDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.kf.UpstreamRef() == upstreamRef(s.pv, s.selection.Target.Revision) {
+		return ctrl.Result{}, nil
 	}
+	if s.edited {
+		return r.leaveEdited(s)
+	}
+	log.FromContext(ctx).Info("merging", "draft", s.draft.Name, "draftUpstream", s.kf.UpstreamRef(), "target", s.selection.Target.Revision)
+	if err := r.merge(ctx, s, s.prr); err != nil {
+		return ctrl.Result{}, err
+	}
+	s.done = true
+	if s.requeue > 0 {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: time.Second}, nil
+}
 
-	// Conflicts wait for a person; resolved ones open the gate.
+// leaveEdited stops at a draft a person changed: forkline never overwrites
+// it (phase Failed, editedByPerson).
+func (r *Reconciler) leaveEdited(s *scope) (ctrl.Result, error) {
+	setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s was edited by a person before forkline finished it; forkline leaves it: propose, publish or delete it to continue", s.draft.Name))
+	s.pv.Status.Sync.EditedByPerson = true
+	s.done = true
+	return ctrl.Result{RequeueAfter: conflictPoll}, nil
+}
+
+// applySettings applies the variant's steps, package context and injected
+// config to a draft no person has touched (Rendering).
+func (r *Reconciler) applySettings(ctx context.Context, s *scope) (ctrl.Result, error) {
+	pv, prr := s.pv, s.prr
+	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; conflicted || !hasMutations(pv) || s.edited {
+		return ctrl.Result{}, nil
+	}
+	wanted := copyResources(prr.Spec.Resources)
+	if err := r.mutate(ctx, pv, wanted); err != nil {
+		stall(s, "MutationFailed", err.Error())
+		return ctrl.Result{}, nil
+	}
+	if sameResources(wanted, prr.Spec.Resources) {
+		return ctrl.Result{}, nil
+	}
+	prr.Spec.Resources = wanted
+	if err := r.write(ctx, s, prr); err != nil {
+		return ctrl.Result{}, err
+	}
+	setPhase(s, v1.PhaseRendering, "applied the variant's steps and injected config; rendering")
+	s.done = true
+	return ctrl.Result{RequeueAfter: time.Second}, nil
+}
+
+// checkConflicts holds a draft with unresolved conflicts for a person
+// (Conflicted) and opens the gate once they are resolved.
+func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (ctrl.Result, error) {
+	pv, prr, draft := s.pv, s.prr, s.draft
 	if content, ok := prr.Spec.Resources[porch.ConflictsFile]; ok {
 		n, err := porch.Unresolved(content)
 		if err != nil {
 			setPhase(s, v1.PhaseConflicted, err.Error())
 			s.done = true
-			return ctrl.Result{}, nil
+			return ctrl.Result{RequeueAfter: conflictPoll}, nil
 		}
 		if n > 0 {
 			setPhase(s, v1.PhaseConflicted, conflictSummary(n, pv.Status.Sync.Conflicts))
@@ -297,38 +409,53 @@ func (r *Reconciler) syncDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	if _, ok := prr.Spec.Resources[porch.ConflictsFile]; ok || gateFalse(draft) {
 		delete(prr.Spec.Resources, porch.ConflictsFile)
-		if err := kf.SetGate(porch.ConflictsGate, true, "Resolved", "conflicts resolved"); err != nil {
+		if err := s.kf.SetGate(porch.ConflictsGate, true, "Resolved", "conflicts resolved"); err != nil {
 			return ctrl.Result{}, err
 		}
-		if err := r.writeResources(ctx, s, prr, kf); err != nil {
+		if err := r.writeResources(ctx, s, prr, s.kf); err != nil {
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).Info("conflicts resolved", "draft", draft.Name)
 		setCondition(pv, v1.ConditionConflicted, false, "Resolved", "conflicts resolved by a person")
 		pv.Status.Sync.Conflicts, pv.Status.Sync.ConflictCount = nil, 0
 		r.event(pv, corev1.EventTypeNormal, "ConflictsResolved", "conflicts in %s resolved; proposing", draft.Name)
+		s.done = true
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	setCondition(pv, v1.ConditionConflicted, false, "NoConflicts", "")
+	return ctrl.Result{}, nil
+}
 
-	if rs := prr.Status.RenderStatus; rs.Err != "" {
-		pv.Status.Sync.RenderStatus = firstLine(rs.Err)
+// checkRender stops a draft whose pipeline failed to render (Failed).
+func (r *Reconciler) checkRender(_ context.Context, s *scope) (ctrl.Result, error) {
+	if rs := s.prr.Status.RenderStatus; rs.Err != "" {
+		s.pv.Status.Sync.RenderStatus = firstLine(rs.Err)
 		setPhase(s, v1.PhaseFailed, "rendering the draft's pipeline failed: "+firstLine(rs.Err))
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
-	pv.Status.Sync.RenderStatus = "OK"
+	s.pv.Status.Sync.RenderStatus = "OK"
+	return ctrl.Result{}, nil
+}
 
-	// Propose: Porch refuses while a readiness gate is not True. The write
-	// above made a new commit; propose the latest.
+// propose proposes the clean draft and marks it as proposed by forkline in
+// the same write, so a person's rejection can be told apart later
+// (Proposed, AwaitingApproval).
+func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error) {
+	draft := s.draft
+	// Writes above made new commits; propose the latest.
 	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), draft); err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
 	}
 	draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+	if draft.Annotations == nil {
+		draft.Annotations = map[string]string{}
+	}
+	draft.Annotations[v1.AnnotationProposed] = s.now.UTC().Format(time.RFC3339)
 	if err := r.client.Update(ctx, draft); err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
-	log.FromContext(ctx).Info("proposed", "draft", draft.Name, "target", target.Revision)
+	log.FromContext(ctx).Info("proposed", "draft", draft.Name, "target", s.selection.Target.Revision)
 	r.awaitApproval(s, draft)
 	s.done = true
 	return ctrl.Result{}, nil
@@ -364,10 +491,12 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 			Source: &porchv1alpha1.PackageRevisionRef{Name: s.published.Name},
 		}}}
 	}
-	draft.Labels, draft.Annotations = pv.Spec.Labels, pv.Spec.Annotations
-	if err := controllerutil.SetControllerReference(pv, draft, r.client.Scheme()); err != nil {
-		return nil, err
+	draft.Labels = pv.Spec.Labels
+	draft.Annotations = map[string]string{v1.AnnotationSync: s.key}
+	for k, v := range pv.Spec.Annotations {
+		draft.Annotations[k] = v
 	}
+	stampOwner(draft, pv)
 	if err := r.client.Create(ctx, draft); err != nil {
 		return nil, fmt.Errorf("creating draft %s for upstream %s: %w", ws, target.Revision, err)
 	}
@@ -471,15 +600,40 @@ func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1a
 	return r.write(ctx, s, prr)
 }
 
+// write stores the draft's resources and records, on the draft itself, a
+// hash of what Porch stored (it renders on write): the record that tells a
+// person's later edit apart. A rewrite first drops the old record, so a
+// crash between the two writes leaves a draft without a record (forkline's
+// own) rather than one that looks edited.
 func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
+	if _, ok := s.draft.Annotations[v1.AnnotationContentHash]; ok {
+		if err := r.recordHash(ctx, s, ""); err != nil {
+			return err
+		}
+	}
 	if err := r.client.Update(ctx, prr); err != nil {
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
-	written, err := r.resources(ctx, prr.Namespace, prr.Name)
-	if err != nil {
-		return err
+	return r.recordHash(ctx, s, porch.Hash(prr.Spec.Resources))
+}
+
+// recordHash sets (or, empty, removes) the draft's content-hash annotation
+// and mirrors it in status.
+func (r *Reconciler) recordHash(ctx context.Context, s *scope, hash string) error {
+	draft := s.draft
+	patch := client.MergeFrom(draft.DeepCopy())
+	if draft.Annotations == nil {
+		draft.Annotations = map[string]string{}
 	}
-	s.pv.Status.Sync.ContentHash = porch.Hash(written)
+	if hash == "" {
+		delete(draft.Annotations, v1.AnnotationContentHash)
+	} else {
+		draft.Annotations[v1.AnnotationContentHash] = hash
+	}
+	if err := r.client.Patch(ctx, draft, patch); err != nil {
+		return fmt.Errorf("recording what forkline wrote to %s: %w", draft.Name, err)
+	}
+	s.pv.Status.Sync.ContentHash = hash
 	return nil
 }
 
@@ -510,20 +664,6 @@ func applySteps(pv *v1.PackageVariant, kf *porch.Kptfile) error {
 	return kf.SetPipeline(pv.Name, mutators, validators)
 }
 
-// editedByPerson says whether a draft changed since forkline last wrote
-// it. A draft forkline has no record of counts as edited: never overwrite.
-func (r *Reconciler) editedByPerson(ctx context.Context, s *scope, pr *porchv1alpha1.PackageRevision) (bool, error) {
-	sync := s.pv.Status.Sync
-	if sync == nil || sync.Draft != pr.Name || sync.ContentHash == "" {
-		return true, nil
-	}
-	now, err := r.resources(ctx, pr.Namespace, pr.Name)
-	if err != nil {
-		return false, err
-	}
-	return porch.Hash(now) != sync.ContentHash, nil
-}
-
 func (r *Reconciler) resources(ctx context.Context, ns, name string) (merge.Tree, error) {
 	prr := &porchv1alpha1.PackageRevisionResources{}
 	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prr); err != nil {
@@ -547,7 +687,17 @@ func upstreamRef(pv *v1.PackageVariant, revision string) string {
 	return pv.Spec.Upstream.Package + "/" + revision
 }
 
+// publishedWithConflicts says what a person must know when a draft was
+// approved by hand while its conflicts gate was False.
+func publishedWithConflicts(pr *porchv1alpha1.PackageRevision) string {
+	return fmt.Sprintf("%s (%s) was approved by hand while its %s gate was False: unresolved merge conflicts are published; fix them in a new revision (porchctl rpkg copy %s -n %s --workspace fix-conflicts)",
+		pr.Name, pr.Spec.Revision, porch.ConflictsGate, pr.Name, pr.Namespace)
+}
+
 func gateFalse(pr *porchv1alpha1.PackageRevision) bool {
+	if pr == nil {
+		return false
+	}
 	for _, c := range pr.Status.Conditions {
 		if c.Type == porch.ConflictsGate && c.Status != porchv1alpha1.ConditionTrue {
 			return true
@@ -564,43 +714,66 @@ func firstLine(s string) string {
 	return s
 }
 
-// finalize cleans up per the deletion policy: drafts and proposals are
-// deleted, published revisions proposed for deletion; never hard-deleted.
+// finalize applies the deletion policy to the revisions this variant made
+// (known by its UID): delete removes its untouched drafts and proposals and
+// proposes its published revisions for deletion (never hard-deleted);
+// orphan leaves them as they are. A draft a person edited is released, and
+// a person's own revisions are never touched. No revision carries an
+// ownerReference to the variant, so the garbage collector deletes nothing.
 func (r *Reconciler) finalize(ctx context.Context, s *scope) error {
 	pv := s.pv
 	if !controllerutil.ContainsFinalizer(pv, Finalizer) {
 		return nil
 	}
+	var down porchv1alpha1.PackageRevisionList
+	if err := r.client.List(ctx, &down, client.InNamespace(pv.Namespace),
+		client.MatchingFields{indexPackage: packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}); err != nil {
+		return fmt.Errorf("listing downstream revisions: %w", err)
+	}
+	s.downstream = down.Items
+	if err := r.claim(ctx, s); err != nil {
+		return err
+	}
 	if pv.Spec.EffectiveDeletionPolicy() == v1.DeletionDelete {
-		var down porchv1alpha1.PackageRevisionList
-		if err := r.client.List(ctx, &down, client.InNamespace(pv.Namespace),
-			client.MatchingFields{indexPackage: packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}); err != nil {
-			return err
-		}
-		for i := range down.Items {
-			pr := &down.Items[i]
-			if !metav1.IsControlledBy(pr, pv) && !strings.HasPrefix(string(pr.Spec.WorkspaceName), "forkline-") {
-				continue
-			}
-			switch pr.Spec.Lifecycle {
-			case porchv1alpha1.PackageRevisionLifecycleDraft, porchv1alpha1.PackageRevisionLifecycleProposed:
-				if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
-					return fmt.Errorf("deleting %s: %w", pr.Name, err)
-				}
-			case porchv1alpha1.PackageRevisionLifecyclePublished:
-				if !downstreamRevision.MatchString(pr.Spec.Revision) {
-					continue // the branch's placeholder
-				}
-				pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDeletionProposed
-				if err := r.client.Update(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
-					return fmt.Errorf("proposing %s for deletion: %w", pr.Name, err)
-				}
+		for i := range s.downstream {
+			if err := r.retire(ctx, pv, &s.downstream[i]); err != nil {
+				return err
 			}
 		}
 	}
 	patch := client.MergeFrom(pv.DeepCopy())
 	controllerutil.RemoveFinalizer(pv, Finalizer)
 	return r.client.Patch(ctx, pv, patch)
+}
+
+// retire removes one of the variant's revisions per deletionPolicy delete.
+func (r *Reconciler) retire(ctx context.Context, pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) error {
+	if !ownedBy(pr, pv) {
+		return nil
+	}
+	switch pr.Spec.Lifecycle {
+	case porchv1alpha1.PackageRevisionLifecycleDraft, porchv1alpha1.PackageRevisionLifecycleProposed:
+		edited, err := r.editedByPerson(ctx, pr, pv)
+		if err != nil {
+			return err
+		}
+		if edited {
+			r.event(pv, corev1.EventTypeNormal, "DraftReleased", "draft %s was edited by a person: it stays in Porch as theirs", pr.Name)
+			return nil
+		}
+		if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s: %w", pr.Name, err)
+		}
+	case porchv1alpha1.PackageRevisionLifecyclePublished:
+		if !downstreamRevision.MatchString(pr.Spec.Revision) {
+			return nil // the branch's placeholder
+		}
+		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDeletionProposed
+		if err := r.client.Update(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("proposing %s for deletion: %w", pr.Name, err)
+		}
+	}
+	return nil
 }
 
 func (r *Reconciler) event(pv *v1.PackageVariant, eventType, reason, format string, args ...any) {

@@ -128,6 +128,7 @@ func (r *Reconciler) policiesSelectingKind(gvk schema.GroupVersionKind) handler.
 
 // +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies/finalizers,verbs=update
 // +kubebuilder:rbac:groups=forkline.dev,resources=packagevariants,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile makes the policy's variants match its targets.
@@ -183,15 +184,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		rows = append(rows, row)
 	}
-	// Variants whose target went away: their deletion policy protects what
-	// they published.
-	for name, pv := range existing {
-		if err := r.client.Delete(ctx, pv); err != nil && !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("deleting variant %s: %w", name, err)
+	// Variants no target wants: deleted only when their target really went
+	// away, and then their deletion policy protects what they published.
+	orphans := make([]v1.PackageVariant, 0, len(existing))
+	for _, pv := range existing {
+		orphans = append(orphans, *pv)
+	}
+	kept := fanout.Retain(p, inputs, problems, orphans)
+	shown := map[string]bool{}
+	for i := range orphans {
+		pv := &orphans[i]
+		if reason, ok := kept[pv.Name]; ok {
+			row := rowFor(pv, fanout.Variant{Spec: pv.Spec})
+			row.Ready, row.Message = false, reason
+			rows = append(rows, row)
+			shown[pv.Name], shown[pv.Annotations[fanout.SourceAnnotation]] = true, true
+			continue
 		}
-		r.recorder.Eventf(p, nil, "Normal", "VariantDeleted", "VariantDeleted", "variant %s's target went away", name)
+		if err := r.client.Delete(ctx, pv); err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("deleting variant %s: %w", pv.Name, err)
+		}
+		r.recorder.Eventf(p, nil, "Normal", "VariantDeleted", "VariantDeleted", "variant %s's target went away", pv.Name)
 	}
 	for _, pr := range problems {
+		if (pr.Variant != "" && shown[pr.Variant]) || (pr.Source != "" && shown[pr.Source]) {
+			continue // the kept variant's row says it
+		}
 		rows = append(rows, v1.TargetStatus{Repo: pr.Repo, Package: pr.Package, Track: pr.Track, Message: fmt.Sprintf("target %d: %s", pr.Target, pr.Message)})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Repo < rows[j].Repo })
@@ -211,6 +229,9 @@ func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.V
 	if pv == nil {
 		pv = &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: d.Name, Labels: map[string]string{fanout.PolicyLabel: p.Name}}}
 		pv.Spec = d.Spec
+		if d.Source != "" {
+			pv.Annotations = map[string]string{fanout.SourceAnnotation: d.Source}
+		}
 		if err := controllerutil.SetControllerReference(p, pv, r.client.Scheme()); err != nil {
 			return nil, err
 		}
@@ -223,7 +244,7 @@ func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.V
 		r.recorder.Eventf(p, nil, "Normal", "VariantCreated", "VariantCreated", "variant %s for repository %s", d.Name, d.Spec.Downstream.Repo)
 		return pv, nil
 	}
-	if equality.Semantic.DeepEqual(pv.Spec, d.Spec) && pv.Labels[fanout.PolicyLabel] == p.Name {
+	if equality.Semantic.DeepEqual(pv.Spec, d.Spec) && pv.Labels[fanout.PolicyLabel] == p.Name && pv.Annotations[fanout.SourceAnnotation] == d.Source {
 		return pv, nil // nothing to write
 	}
 	patch := client.MergeFrom(pv.DeepCopy())
@@ -232,6 +253,12 @@ func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.V
 		pv.Labels = map[string]string{}
 	}
 	pv.Labels[fanout.PolicyLabel] = p.Name
+	if d.Source != "" {
+		if pv.Annotations == nil {
+			pv.Annotations = map[string]string{}
+		}
+		pv.Annotations[fanout.SourceAnnotation] = d.Source
+	}
 	if err := r.client.Patch(ctx, pv, patch); err != nil {
 		return nil, fmt.Errorf("updating variant %s: %w", d.Name, err)
 	}

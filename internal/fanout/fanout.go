@@ -20,6 +20,11 @@ import (
 // PolicyLabel marks the variants a policy generated.
 const PolicyLabel = "forkline.dev/upstream-policy"
 
+// SourceAnnotation on a generated variant names the object an objectSelector
+// target made it from (Kind/name), so a problem with that object, such as a
+// missing field, keeps the variant rather than deleting it.
+const SourceAnnotation = "forkline.dev/source"
+
 // Repository is what the expansion needs of a Porch Repository.
 type Repository struct {
 	Name        string
@@ -38,7 +43,8 @@ type Inputs struct {
 type Variant struct {
 	Name   string
 	Spec   v1.PackageVariantSpec
-	Target int // index of the target that produced it
+	Target int    // index of the target that produced it
+	Source string // Kind/name of the object it came from, for objectSelector targets
 }
 
 // Problem is a target (or one of its entries) that produced no variant.
@@ -48,6 +54,10 @@ type Problem struct {
 	Package string
 	Track   string
 	Message string
+	// Variant is the name of the variant the target would have made, when
+	// known; Source the object it reads, for objectSelector targets.
+	Variant string
+	Source  string
 }
 
 // Expand computes the desired variants, in target order, and the problems;
@@ -56,13 +66,22 @@ func Expand(p *v1.UpstreamPolicy, in Inputs) ([]Variant, []Problem) {
 	var out []Variant
 	var problems []Problem
 	byName := map[string]int{}
-	add := func(ti int, repo, pkg string, track v1.ReleaseTrack, tmpl *v1.PackageVariantTemplate) {
+	variantName := func(repo, pkg string) string {
+		if repo == "" {
+			return ""
+		}
+		if pkg == "" {
+			pkg = p.Spec.Upstream.Package
+		}
+		return Name(p.Name, repo, pkg)
+	}
+	add := func(ti int, repo, pkg string, track v1.ReleaseTrack, tmpl *v1.PackageVariantTemplate, source string) {
 		trackText := track.Versions
 		if trackText == "" {
 			trackText = track.Revision
 		}
 		problem := func(msg string) {
-			problems = append(problems, Problem{Target: ti, Repo: repo, Package: pkg, Track: trackText, Message: msg})
+			problems = append(problems, Problem{Target: ti, Repo: repo, Package: pkg, Track: trackText, Message: msg, Variant: variantName(repo, pkg), Source: source})
 		}
 		if track.Versions != "" {
 			if _, err := release.ParseConstraint(track.Versions); err != nil {
@@ -96,25 +115,25 @@ func Expand(p *v1.UpstreamPolicy, in Inputs) ([]Variant, []Problem) {
 		if p.Spec.Suspend {
 			spec.Suspend = true
 		}
-		out = append(out, Variant{Name: name, Spec: spec, Target: ti})
+		out = append(out, Variant{Name: name, Spec: spec, Target: ti, Source: source})
 	}
 
 	for ti, t := range p.Spec.Targets {
 		switch {
 		case len(t.Repositories) > 0:
 			for _, r := range t.Repositories {
-				add(ti, r.Repo, r.Package, r.ReleaseTrack, t.Template)
+				add(ti, r.Repo, r.Package, r.ReleaseTrack, t.Template, "")
 			}
 		case t.RepositorySelector != nil:
 			sel := t.RepositorySelector
 			for _, r := range in.Selected[ti] {
 				versions := r.Annotations[sel.EffectiveVersionsAnnotation()]
 				if versions == "" {
-					problems = append(problems, Problem{Target: ti, Repo: r.Name, Package: sel.Package,
+					problems = append(problems, Problem{Target: ti, Repo: r.Name, Package: sel.Package, Variant: variantName(r.Name, sel.Package),
 						Message: fmt.Sprintf("Repository %q is selected but has no %s annotation naming its track", r.Name, sel.EffectiveVersionsAnnotation())})
 					continue
 				}
-				add(ti, r.Name, sel.Package, v1.ReleaseTrack{Versions: versions, Prereleases: sel.Prereleases, Order: sel.Order}, t.Template)
+				add(ti, r.Name, sel.Package, v1.ReleaseTrack{Versions: versions, Prereleases: sel.Prereleases, Order: sel.Order}, t.Template, "")
 			}
 		case t.ObjectSelector != nil:
 			sel := t.ObjectSelector
@@ -125,16 +144,45 @@ func Expand(p *v1.UpstreamPolicy, in Inputs) ([]Variant, []Problem) {
 				if sel.PackageField != "" {
 					pkg = fieldString(o, sel.PackageField)
 				}
+				source := o.GetKind() + "/" + o.GetName()
 				if repo == "" || versions == "" {
-					problems = append(problems, Problem{Target: ti, Repo: repo, Package: pkg,
+					problems = append(problems, Problem{Target: ti, Repo: repo, Package: pkg, Variant: variantName(repo, pkg), Source: source,
 						Message: fmt.Sprintf("%s %q lacks %s or %s", o.GetKind(), o.GetName(), sel.RepoField, sel.VersionsField)})
 					continue
 				}
-				add(ti, repo, pkg, v1.ReleaseTrack{Versions: versions}, t.Template)
+				add(ti, repo, pkg, v1.ReleaseTrack{Versions: versions}, t.Template, source)
 			}
 		}
 	}
 	return out, problems
+}
+
+// Retain decides which of the policy's existing variants that no desired
+// variant names stay, and why. A variant goes only when its target left
+// the spec or its Repository stopped matching the selector; a target with
+// a problem (a typo in a track, a missing field, a Repository deleted or
+// being re-created) keeps its variant, and a suspended policy deletes
+// nothing. Deleting a variant applies its deletion policy; deleting it for
+// a typo would tear a branch down.
+func Retain(p *v1.UpstreamPolicy, in Inputs, problems []Problem, orphans []v1.PackageVariant) map[string]string {
+	kept := map[string]string{}
+	for i := range orphans {
+		pv := &orphans[i]
+		switch {
+		case p.Spec.Suspend:
+			kept[pv.Name] = "the policy is suspended: nothing is deleted"
+		case in.Repositories != nil && !in.Repositories[pv.Spec.Downstream.Repo]:
+			kept[pv.Name] = fmt.Sprintf("Porch Repository %q is missing (deleted, or being re-created); the variant stays until its target is removed", pv.Spec.Downstream.Repo)
+		default:
+			for _, pr := range problems {
+				if pr.Variant == pv.Name || (pr.Source != "" && pr.Source == pv.Annotations[SourceAnnotation]) {
+					kept[pv.Name] = fmt.Sprintf("target %d: %s; the variant keeps its last good spec until this is fixed", pr.Target, pr.Message)
+					break
+				}
+			}
+		}
+	}
+	return kept
 }
 
 func fieldString(o unstructured.Unstructured, path string) string {

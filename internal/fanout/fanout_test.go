@@ -136,3 +136,72 @@ func TestMergeTemplates(t *testing.T) {
 		t.Error("Merge changed its input")
 	}
 }
+
+func TestRetain(t *testing.T) {
+	variant := func(name, repo, source string) v1.PackageVariant {
+		pv := v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		pv.Spec.Downstream.Repo = repo
+		if source != "" {
+			pv.Annotations = map[string]string{SourceAnnotation: source}
+		}
+		return pv
+	}
+	existing := map[string]bool{"release-4-8": true, "edge": true}
+	suspended := policy()
+	suspended.Spec.Suspend = true
+	cases := map[string]struct {
+		policy   *v1.UpstreamPolicy
+		problems []Problem
+		orphans  []v1.PackageVariant
+		want     map[string]string // variant -> a word of the reason
+	}{
+		"target removed: deleted": {
+			policy:  policy(),
+			orphans: []v1.PackageVariant{variant("app-release-4-8-app", "release-4-8", "")},
+			want:    map[string]string{},
+		},
+		"typo in the track: kept": {
+			policy:   policy(),
+			problems: []Problem{{Target: 0, Repo: "release-4-8", Variant: "app-release-4-8-app", Message: `improper constraint: "1.21.x.y"`}},
+			orphans:  []v1.PackageVariant{variant("app-release-4-8-app", "release-4-8", "")},
+			want:     map[string]string{"app-release-4-8-app": "improper constraint"},
+		},
+		"Repository deleted or being re-created: kept": {
+			policy:  policy(),
+			orphans: []v1.PackageVariant{variant("app-gone-app", "gone", "")},
+			want:    map[string]string{"app-gone-app": "missing"},
+		},
+		"object lost a field: kept by its source": {
+			policy:   policy(),
+			problems: []Problem{{Target: 1, Source: "Branch/b2", Message: `Branch "b2" lacks spec.repo or spec.track`}},
+			orphans:  []v1.PackageVariant{variant("app-edge-app", "edge", "Branch/b2"), variant("app-edge-other", "edge", "Branch/b3")},
+			want:     map[string]string{"app-edge-app": "lacks"},
+		},
+		"suspended policy: nothing deleted": {
+			policy:  suspended,
+			orphans: []v1.PackageVariant{variant("app-release-4-8-app", "release-4-8", "")},
+			want:    map[string]string{"app-release-4-8-app": "suspended"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := Retain(tc.policy, Inputs{Repositories: existing}, tc.problems, tc.orphans)
+			if len(got) != len(tc.want) {
+				t.Fatalf("kept %v, want %v", got, tc.want)
+			}
+			for name, word := range tc.want {
+				if !strings.Contains(got[name], word) {
+					t.Errorf("%s kept for %q, want a reason saying %q", name, got[name], word)
+				}
+			}
+		})
+	}
+}
+
+func TestExpandNamesTheVariantOfAProblem(t *testing.T) {
+	p := policy(explicit(repoTarget("release-4-8", "1.21.x.y")))
+	_, problems := Expand(p, Inputs{Repositories: map[string]bool{"release-4-8": true}})
+	if len(problems) != 1 || problems[0].Variant != "app-release-4-8-app" {
+		t.Fatalf("problems %+v: want one naming variant app-release-4-8-app", problems)
+	}
+}

@@ -6,7 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
+
+	"k8s.io/client-go/rest"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -16,6 +19,13 @@ import (
 
 // env is the stack every test in this package shares.
 var env *stack.Stack
+
+// managerConfig authenticates as forkline's ServiceAccount, bound to the
+// ClusterRole in config/rbac; forbidden counts the 403s it was answered.
+var (
+	managerConfig *rest.Config
+	forbidden     *atomic.Int64
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -33,5 +43,9 @@ func run(m *testing.M) int {
 	defer s.Stop()
 	defer s.StopOnInterrupt()()
 	env = s
+	if managerConfig, forbidden, err = s.ManagerIdentity(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "installing forkline's RBAC: %v\n", err)
+		return 1
+	}
 	return m.Run()
 }

@@ -19,7 +19,7 @@ func TestManagerServesHealth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	probe := freeAddr(t)
-	mgr, err := manager.New(env.Config, manager.Options{
+	mgr, err := manager.New(managerConfig, manager.Options{
 		MetricsAddr: "0", ProbeAddr: probe,
 		LeaderElection: true, LeaderElectionNamespace: "default", AllowRestarts: true,
 	})

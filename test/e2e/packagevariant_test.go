@@ -24,17 +24,21 @@ import (
 // startManager runs forkline's manager against the stack until stop.
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
-	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
+	mgr, err := manager.New(managerConfig, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	denied := forbidden.Load()
 	go func() { done <- mgr.Start(ctx) }()
 	return func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("manager stopped with an error: %v", err)
+		}
+		if n := forbidden.Load() - denied; n > 0 {
+			t.Errorf("the manager, running with config/rbac's ClusterRole, was forbidden %d request(s): see the log", n)
 		}
 	}
 }

@@ -92,7 +92,7 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	label("main-branch", ">=1.21")
 
 	counter := &writeCounter{}
-	cfg := rest.CopyConfig(env.Config)
+	cfg := rest.CopyConfig(managerConfig)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
 	mgr, err := manager.New(cfg, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
 	if err != nil {

@@ -24,9 +24,10 @@ var (
 		module: "k8s.io/kubernetes",
 		name:   "stack-k8s",
 		targets: map[string]string{
-			"etcd":           "go.etcd.io/etcd/server/v3",
-			"kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
-			"kubectl":        "k8s.io/kubernetes/cmd/kubectl",
+			"etcd":                    "go.etcd.io/etcd/server/v3",
+			"kube-apiserver":          "k8s.io/kubernetes/cmd/kube-apiserver",
+			"kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+			"kubectl":                 "k8s.io/kubernetes/cmd/kubectl",
 		},
 	}
 	porchTools = toolset{
@@ -43,8 +44,8 @@ var (
 
 // Binaries are the paths of the stack's executables.
 type Binaries struct {
-	Etcd, KubeAPIServer, Kubectl    string
-	Porch, Porchctl, FunctionRunner string
+	Etcd, KubeAPIServer, KubeControllerManager, Kubectl string
+	Porch, Porchctl, FunctionRunner                     string
 }
 
 // EnsureBinaries builds whatever stack binary is missing at its pinned
@@ -84,7 +85,8 @@ func EnsureBinaries(root string, logf func(string, ...any)) (Binaries, error) {
 		}
 	}
 	return Binaries{
-		Etcd: paths["etcd"], KubeAPIServer: paths["kube-apiserver"], Kubectl: paths["kubectl"],
+		Etcd: paths["etcd"], KubeAPIServer: paths["kube-apiserver"],
+		KubeControllerManager: paths["kube-controller-manager"], Kubectl: paths["kubectl"],
 		Porch: paths["porch"], Porchctl: paths["porchctl"], FunctionRunner: paths["function-runner"],
 	}, nil
 }

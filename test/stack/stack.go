@@ -108,6 +108,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		{"git server", s.startGit},
 		{"etcd", s.startEtcd},
 		{"kube-apiserver", s.startAPIServer},
+		{"kube-controller-manager", s.startControllerManager},
 		{"CRDs", s.installCRDs},
 		{"function runner", func(ctx context.Context) error { return s.startFunctionRunner(ctx, functions) }},
 		{"porch-server", s.startPorch},
@@ -251,6 +252,32 @@ func (s *Stack) startAPIServer(ctx context.Context) error {
 	}
 	s.Client, err = NewClient(s.Config)
 	return err
+}
+
+// startControllerManager runs the controllers every cluster has and whose
+// absence would hide what a cluster does to forkline's objects: the garbage
+// collector (ownerReferences cascade, foreground deletion), namespace
+// deletion, and ServiceAccounts with their tokens.
+func (s *Stack) startControllerManager(ctx context.Context) error {
+	certDir := s.path("apiserver")
+	port := freePort()
+	p, err := s.start("kube-controller-manager", s.Bin.KubeControllerManager,
+		"--kubeconfig", s.Kubeconfig,
+		"--authentication-kubeconfig", s.Kubeconfig,
+		"--authorization-kubeconfig", s.Kubeconfig,
+		"--controllers", "garbagecollector,namespace,serviceaccount,serviceaccount-token",
+		"--service-account-private-key-file", filepath.Join(certDir, "sa.key"),
+		"--root-ca-file", filepath.Join(certDir, "apiserver.crt"),
+		"--use-service-account-credentials=false",
+		"--leader-elect=false",
+		"--bind-address", "127.0.0.1",
+		"--secure-port", fmt.Sprint(port),
+		"--cert-dir", s.path("controller-manager"),
+		"--concurrent-gc-syncs", "5")
+	if err != nil {
+		return err
+	}
+	return waitHTTP(ctx, p, fmt.Sprintf("https://127.0.0.1:%d/healthz", port), nil, 60*time.Second)
 }
 
 func writeKubeconfig(path, host, token string) error {

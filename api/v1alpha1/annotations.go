@@ -1,0 +1,35 @@
+package v1alpha1
+
+// Annotations people set on forkline's objects.
+const (
+	// AnnotationRetry on a PackageVariant asks forkline to take up again a
+	// sync a person declined (rejected its proposal or deleted its draft).
+	// Any new value is one request, as Flux's reconcile.fluxcd.io/requestedAt:
+	//   kubectl annotate packagevariant NAME forkline.dev/retry="$(date +%s)" --overwrite
+	// status.lastHandledRetry records the value acted on.
+	AnnotationRetry = "forkline.dev/retry"
+)
+
+// Annotations forkline keeps on the downstream PackageRevisions it makes.
+// Porch keeps a revision's annotations through propose and approve, so they
+// identify forkline's revisions by the variant's UID, never by a name, and
+// carry the record that protects people's edits with the draft itself.
+// forkline never puts an ownerReference on a PackageRevision: the garbage
+// collector would delete published releases and people's drafts with it.
+const (
+	// AnnotationOwnerUID is the UID of the PackageVariant that made the
+	// revision.
+	AnnotationOwnerUID = "forkline.dev/owner-uid"
+	// AnnotationOwner is that variant's name, for people.
+	AnnotationOwner = "forkline.dev/owner"
+	// AnnotationSync names what the draft holds: the upstream revision, plus
+	// a hash of the variant's settings when only those changed.
+	AnnotationSync = "forkline.dev/sync"
+	// AnnotationContentHash is the hash of the content forkline last wrote
+	// to the draft; a draft whose content no longer hashes to it was edited
+	// by a person and is never overwritten.
+	AnnotationContentHash = "forkline.dev/content-hash"
+	// AnnotationProposed is set when forkline proposes the draft; a draft
+	// carrying it that is a Draft again was rejected by a person.
+	AnnotationProposed = "forkline.dev/proposed"
+)
