@@ -57,7 +57,7 @@ const (
 	// forkline does not propose that upstream revision again until asked
 	// (see AnnotationRetry).
 	PhaseDeclined SyncPhase = "Declined"
-	PhaseFailed     SyncPhase = "Failed"
+	PhaseFailed   SyncPhase = "Failed"
 )
 
 // Conflict is one place where upstream and downstream changed the same thing
