@@ -30,7 +30,8 @@ type Downstream struct {
 
 // PackageVariantSpec is one upstream package followed into one downstream
 // repository.
-// +kubebuilder:validation:XValidation:rule="!(self.upstream.repo == self.downstream.repo && self.upstream.package == (has(self.downstream.package) && size(self.downstream.package) > 0 ? self.downstream.package : self.upstream.package))",message="downstream must differ from upstream: forkline would propose into the package it follows; set downstream.repo or downstream.package"
+// ("package" is a CEL reserved word: the rule spells it __package__.)
+// +kubebuilder:validation:XValidation:rule="self.upstream.repo != self.downstream.repo || (has(self.downstream.__package__) && self.downstream.__package__ != self.upstream.__package__)",message="downstream must differ from upstream: forkline would propose into the package it follows; set downstream.repo or downstream.package"
 type PackageVariantSpec struct {
 	// upstream is the package followed and which of its releases.
 	// +required

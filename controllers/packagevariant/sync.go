@@ -317,12 +317,19 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	recorded := recordedHash(s.draft)
 	s.edited = recorded != "" && porch.Hash(s.prr.Spec.Resources) != recorded
-	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && !s.edited && !takeRetry(pv) {
+	// A Draft forkline once proposed was rejected by a person: their call
+	// stands, edited or not, until they propose it or ask for a retry.
+	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && (s.edited || !takeRetry(pv)) {
 		if pv.Status.Sync.Phase != v1.PhaseDeclined {
 			r.event(pv, corev1.EventTypeWarning, "ProposalRejected", "proposal %s for upstream %s was rejected by a person; forkline will not propose it again", s.draft.Name, target.Revision)
 		}
-		setPhase(s, v1.PhaseDeclined, fmt.Sprintf("proposal %s for upstream %s was rejected by a person; forkline will not propose it again. Propose it yourself (porchctl rpkg propose %s -n %s), delete it, or: %s",
-			s.draft.Name, target.Revision, s.draft.Name, pv.Namespace, resumeHint(pv, target.Revision)))
+		hint := resumeHint(pv, target.Revision)
+		if s.edited {
+			hint = "It was edited since: it is theirs now."
+			pv.Status.Sync.EditedByPerson = true
+		}
+		setPhase(s, v1.PhaseDeclined, fmt.Sprintf("proposal %s for upstream %s was rejected by a person; forkline will not propose it again. Propose it yourself (porchctl rpkg propose %s -n %s) or delete it. %s",
+			s.draft.Name, target.Revision, s.draft.Name, pv.Namespace, hint))
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}

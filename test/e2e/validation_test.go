@@ -50,6 +50,14 @@ func TestInvalidObjectsRejected(t *testing.T) {
 			}(),
 			want: "set exactly one of upstream.versions",
 		},
+		"downstream is the upstream": {
+			obj: func() client.Object {
+				pv := validVariant("loop")
+				pv.Spec.Downstream = v1.Downstream{Repo: pv.Spec.Upstream.Repo}
+				return pv
+			}(),
+			want: "downstream must differ from upstream",
+		},
 		"pin without a reason": {
 			obj: func() client.Object {
 				pv := validVariant("pin")
