@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -173,6 +174,15 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 				return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 			}
 			return ctrl.Result{}, fmt.Errorf("reading Repository %q: %w", repo, err)
+		}
+		// A Repository Porch is still (re)listing shows no revisions:
+		// acting on that would take a re-registered fork for a new one.
+		if !meta.IsStatusConditionTrue(r0.Status.Conditions, configapi.RepositoryReady) {
+			msg := fmt.Sprintf("Porch Repository %q is not Ready yet; waiting for Porch to list its packages", repo)
+			setCondition(s.pv, v1.ConditionReconciling, true, "RepositoryNotReady", msg)
+			setCondition(s.pv, v1.ConditionStalled, false, "RepositoryNotReady", "")
+			s.done = true
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 		}
 	}
 	setCondition(s.pv, v1.ConditionStalled, false, "Valid", "")

@@ -263,10 +263,11 @@ func (r *Reconciler) checkDeleted(ctx context.Context, s *scope) (ctrl.Result, b
 		r.event(pv, corev1.EventTypeNormal, "Retrying", "creating a new draft for upstream %s, as %s asked", target.Revision, v1.AnnotationRetry)
 		return ctrl.Result{}, false, nil
 	}
-	if sync.Phase != v1.PhaseDeclined {
+	const deleted = "was deleted by a person"
+	if !strings.Contains(sync.Message, deleted) { // once, also after a rejection
 		r.event(pv, corev1.EventTypeWarning, "DraftDeleted", "draft %s for upstream %s was deleted by a person; forkline will not create it again", sync.Draft, target.Revision)
 	}
-	setPhase(s, v1.PhaseDeclined, fmt.Sprintf("draft %s for upstream %s was deleted by a person; forkline will not create it again. %s", sync.Draft, target.Revision, resumeHint(pv, target.Revision)))
+	setPhase(s, v1.PhaseDeclined, fmt.Sprintf("draft %s for upstream %s %s; forkline will not create it again. %s", sync.Draft, target.Revision, deleted, resumeHint(pv, target.Revision)))
 	s.done = true
 	return ctrl.Result{}, true, nil
 }
