@@ -247,6 +247,20 @@ func TestPolicyDeletionAppliesEachVariantsPolicy(t *testing.T) {
 			t.Errorf("%s is %s; the variant's deletionPolicy delete proposes published revisions for deletion", name, lc)
 		}
 	}
+
+	// The policy applied again syncs v1.21.2 anew: Porch keeps the old
+	// workspace name for the revision proposed for deletion, so the new
+	// draft gets the next free one instead of failing.
+	p = &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}, Spec: p.Spec}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got = v.waitVariant("v1.21.2 proposed again", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
+	for _, pr := range v.downstreamOf("pdel-a") {
+		if pr.Name == got.Status.Sync.Draft && pr.Spec.WorkspaceName != "forkline-v1-21-2-2" {
+			t.Errorf("the new draft's workspace is %q, want forkline-v1-21-2-2", pr.Spec.WorkspaceName)
+		}
+	}
 }
 
 // TestPolicyTargetProblemsKeepVariants: a typo in a branch's track, its
@@ -348,12 +362,11 @@ func TestPolicyTargetProblemsKeepVariants(t *testing.T) {
 	waitDeleted(ctx, t, repo)
 	board("the Repository missing", rowSays("missing"))
 	intact("Repository deleted")
-	reapplied, err := env.RegisterRepository(ctx, ns, "keep-a", "keep-a")
-	if err != nil {
+	// Applied again as it was, labels and annotation included.
+	reapplied := &configapi.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "keep-a", Labels: repo.Labels, Annotations: repo.Annotations}, Spec: repo.Spec}
+	if err := env.Client.Create(ctx, reapplied); err != nil {
 		t.Fatal(err)
 	}
-	_ = reapplied
-	setRepo(selected, "1.21.x")
 	v.waitVariant("back to up to date on v1.21.2 after the re-apply", 2*time.Minute, func(pv *v1.PackageVariant) bool {
 		return pv.UID == uid && meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate) && pv.Status.Upstream.Current == "v1.21.2"
 	})
