@@ -614,10 +614,24 @@ func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1a
 // crash between the two writes leaves a draft without a record (forkline's
 // own) rather than one that looks edited.
 func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
-	if _, ok := s.draft.Annotations[v1.AnnotationContentHash]; ok {
+	if recorded := recordedHash(s.draft); recorded != "" {
 		if err := r.recordHash(ctx, s, ""); err != nil {
 			return err
 		}
+		// Porch may commit on that metadata write: write on top of it only
+		// if the content is still what forkline recorded.
+		fresh := &porchv1alpha1.PackageRevisionResources{}
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(prr), fresh); err != nil {
+			return fmt.Errorf("reading draft %s: %w", prr.Name, err)
+		}
+		if porch.Hash(fresh.Spec.Resources) != recorded {
+			// A person's push: put the record back, so it reads as edited.
+			if err := r.recordHash(ctx, s, recorded); err != nil {
+				return err
+			}
+			return fmt.Errorf("draft %s changed while forkline was writing it; reading it again", prr.Name)
+		}
+		prr.ResourceVersion = fresh.ResourceVersion
 	}
 	if err := r.client.Update(ctx, prr); err != nil {
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
