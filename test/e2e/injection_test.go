@@ -74,8 +74,8 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: v.ns, Name: got.Status.Sync.Draft}, draft); err != nil {
 		t.Fatal(err)
 	}
-	if draft.Labels["team"] != "payments" || !metav1.IsControlledBy(draft, got) {
-		t.Errorf("draft labels %v, owners %v: want team=payments, controlled by the variant", draft.Labels, draft.OwnerReferences)
+	if draft.Labels["team"] != "payments" || draft.Annotations[v1.AnnotationOwnerUID] != string(got.UID) || len(draft.OwnerReferences) > 0 {
+		t.Errorf("draft labels %v, annotations %v, ownerReferences %v: want team=payments, the variant's UID, no ownerReference", draft.Labels, draft.Annotations, draft.OwnerReferences)
 	}
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
 	v.waitVariant("up to date", time.Minute, func(pv *v1.PackageVariant) bool {
