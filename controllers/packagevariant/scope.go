@@ -39,6 +39,8 @@ type scope struct {
 	prr    *porchv1alpha1.PackageRevisionResources
 	kf     *porch.Kptfile
 	edited bool // a person changed the draft since forkline last wrote it
+	// readHash is the hash of the draft's content as this reconcile read it.
+	readHash string
 }
 
 // trackFor reads the variant's track, validating its constraint.

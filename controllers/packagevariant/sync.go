@@ -317,7 +317,8 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
 	}
 	recorded := recordedHash(s.draft)
-	s.edited = recorded != "" && porch.Hash(s.prr.Spec.Resources) != recorded
+	s.readHash = porch.Hash(s.prr.Spec.Resources)
+	s.edited = recorded != "" && s.readHash != recorded
 	// A Draft forkline once proposed was rejected by a person: their call
 	// stands, edited or not, until they propose it or ask for a retry.
 	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && (s.edited || !takeRetry(pv)) {
@@ -619,12 +620,12 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 			return err
 		}
 		// Porch may commit on that metadata write: write on top of it only
-		// if the content is still what forkline recorded.
+		// if the content is still what this reconcile read.
 		fresh := &porchv1alpha1.PackageRevisionResources{}
 		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(prr), fresh); err != nil {
 			return fmt.Errorf("reading draft %s: %w", prr.Name, err)
 		}
-		if porch.Hash(fresh.Spec.Resources) != recorded {
+		if porch.Hash(fresh.Spec.Resources) != s.readHash {
 			// A person's push: put the record back, so it reads as edited.
 			if err := r.recordHash(ctx, s, recorded); err != nil {
 				return err
