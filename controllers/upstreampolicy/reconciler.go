@@ -6,6 +6,7 @@ package upstreampolicy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -109,21 +110,27 @@ func (r *Reconciler) watchSelected(gvk schema.GroupVersionKind) error {
 // namespace with an objectSelector on its kind.
 func (r *Reconciler) policiesSelectingKind(gvk schema.GroupVersionKind) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list v1.UpstreamPolicyList
-		if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		var reqs []reconcile.Request
-		for _, p := range list.Items {
-			for _, t := range p.Spec.Targets {
-				if os := t.ObjectSelector; os != nil && schema.FromAPIVersionAndKind(os.APIVersion, os.Kind) == gvk {
-					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
-					break
-				}
-			}
-		}
-		return reqs
+		return r.policiesWithTarget(ctx, o.GetNamespace(), func(t v1.Target) bool {
+			os := t.ObjectSelector
+			return os != nil && schema.FromAPIVersionAndKind(os.APIVersion, os.Kind) == gvk
+		})
 	}
+}
+
+// policiesWithTarget lists the policies of a namespace, from the cache, with
+// a target that matches.
+func (r *Reconciler) policiesWithTarget(ctx context.Context, ns string, match func(v1.Target) bool) []reconcile.Request {
+	var list v1.UpstreamPolicyList
+	if err := r.client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, p := range list.Items {
+		if slices.ContainsFunc(p.Spec.Targets, match) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
+		}
+	}
+	return reqs
 }
 
 // +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies,verbs=get;list;watch
@@ -310,20 +317,9 @@ func (r *Reconciler) inputs(ctx context.Context, p *v1.UpstreamPolicy) (fanout.I
 // policiesSelecting maps a Repository event to the policies in its
 // namespace that select repositories by label or name it explicitly.
 func (r *Reconciler) policiesSelecting(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1.UpstreamPolicyList
-	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-		return nil
-	}
-	var reqs []reconcile.Request
-	for _, p := range list.Items {
-		for _, t := range p.Spec.Targets {
-			if t.RepositorySelector != nil || len(t.Repositories) > 0 {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
-				break
-			}
-		}
-	}
-	return reqs
+	return r.policiesWithTarget(ctx, o.GetNamespace(), func(t v1.Target) bool {
+		return t.RepositorySelector != nil || len(t.Repositories) > 0
+	})
 }
 
 func hasObjectSelector(p *v1.UpstreamPolicy) bool {

@@ -73,24 +73,13 @@ func phaseIs(phase v1.SyncPhase, to string) func(*v1.PackageVariant) bool {
 	}
 }
 
-// porchctl runs porchctl as a person would, retrying a few times when
-// kube-apiserver answers that the aggregated Porch API is momentarily
-// unavailable (503), as that person would.
 func (v *variantTest) porchctl(args ...string) string {
 	v.t.Helper()
-	var err error
-	for range 5 {
-		var out string
-		if out, err = env.Porchctl(v.ctx, append(args, "--namespace", v.ns)...); err == nil {
-			return out
-		}
-		if !strings.Contains(err.Error(), "currently unable to handle the request") {
-			break
-		}
-		time.Sleep(2 * time.Second)
+	out, err := env.Porchctl(v.ctx, append(args, "--namespace", v.ns)...)
+	if err != nil {
+		v.t.Fatal(err)
 	}
-	v.t.Fatal(err)
-	return ""
+	return out
 }
 
 func (v *variantTest) draftResources(name string) map[string]string {

@@ -81,8 +81,18 @@ func Published(revision string) func(*porchv1alpha1.PackageRevision) bool {
 }
 
 // Porchctl runs porchctl against the stack and returns its combined output.
-func (s *Stack) Porchctl(ctx context.Context, args ...string) (string, error) {
-	return s.run(ctx, s.Bin.Porchctl, args...)
+// It retries, as a person would, while kube-apiserver answers that the
+// aggregated Porch API is momentarily unavailable (503): such a request
+// never reached porch-server.
+func (s *Stack) Porchctl(ctx context.Context, args ...string) (out string, err error) {
+	for range 5 {
+		out, err = s.run(ctx, s.Bin.Porchctl, args...)
+		if err == nil || !strings.Contains(out, "currently unable to handle the request") {
+			return out, err
+		}
+		time.Sleep(2 * time.Second)
+	}
+	return out, err
 }
 
 // Kubectl runs kubectl against the stack and returns its combined output.
