@@ -80,7 +80,7 @@ fuzz: ## Fuzz the merge engine for FUZZTIME (default 60s).
 clean: ## Remove built binaries (the stack rebuilds them on demand).
 	rm -rf $(BIN)
 
-$(STACK): $(shell find cmd/stack test/stack -name '*.go' 2>/dev/null) go.mod go.sum
+$(STACK): $(shell find cmd/stack internal/devstack -name '*.go' 2>/dev/null) go.mod go.sum
 	go build -o $@ ./cmd/stack
 
 $(CONTROLLER_GEN): tools/codegen/go.mod

@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/forkline/forkline/controllers"
 	"github.com/forkline/forkline/internal/manager"
 )
 
@@ -23,13 +24,17 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
+	ctx := ctrl.SetupSignalHandler()
 	mgr, err := manager.New(ctrl.GetConfigOrDie(), opts)
+	if err == nil {
+		err = controllers.Setup(ctx, mgr, controllers.Options{})
+	}
 	if err != nil {
 		log.Error(err, "unable to set up the manager")
 		os.Exit(1)
 	}
 	log.Info("starting manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped")
 		os.Exit(1)
 	}

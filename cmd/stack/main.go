@@ -24,8 +24,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	demoflow "github.com/forkline/forkline/test/demo"
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/controllers"
+	"github.com/forkline/forkline/internal/devstack"
+	demoflow "github.com/forkline/forkline/internal/devstack/demo"
+	"github.com/forkline/forkline/internal/manager"
 )
 
 func main() {
@@ -72,11 +74,11 @@ func fail(err error) {
 func logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 
 func build() error {
-	root, err := stack.RepoRoot(".")
+	root, err := devstack.RepoRoot(".")
 	if err != nil {
 		return err
 	}
-	bins, err := stack.EnsureBinaries(root, logf)
+	bins, err := devstack.EnsureBinaries(root, logf)
 	if err != nil {
 		return err
 	}
@@ -160,7 +162,7 @@ func up(dir string) error {
 func serve(dir string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{Dir: dir, Logf: logf})
+	s, err := devstack.Start(ctx, devstack.Options{Dir: dir, Logf: logf})
 	if err != nil {
 		return err
 	}
@@ -209,7 +211,7 @@ func down(dir string) error {
 func demo(exitAfter bool) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{Logf: logf})
+	s, err := devstack.Start(ctx, devstack.Options{Logf: logf})
 	if err != nil {
 		return err
 	}
@@ -222,7 +224,18 @@ func demo(exitAfter bool) error {
 	defer logFile.Close()
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 	logf("")
-	if err := demoflow.Run(ctx, s, logf); err != nil {
+	start := func(ctx context.Context) error {
+		mgr, err := manager.New(s.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0"})
+		if err == nil {
+			err = controllers.Setup(ctx, mgr, controllers.Options{})
+		}
+		if err != nil {
+			return err
+		}
+		go func() { _ = mgr.Start(ctx) }()
+		return nil
+	}
+	if err := demoflow.Run(ctx, s, start, logf); err != nil {
 		return err
 	}
 	if exitAfter {

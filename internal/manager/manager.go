@@ -1,10 +1,10 @@
 // Package manager assembles forkline's controller-runtime manager: the
-// scheme (forkline's and Porch's types), health and metrics endpoints,
-// leader election, and the controllers.
+// scheme (forkline's and Porch's types), health and metrics endpoints and
+// leader election. The controllers are registered by their own package
+// (controllers.Setup), wired together in cmd/manager.
 package manager
 
 import (
-	"context"
 	"fmt"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -17,8 +17,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	forklinev1alpha1 "github.com/forkline/forkline/api/v1alpha1"
-	"github.com/forkline/forkline/controllers/packagevariant"
-	"github.com/forkline/forkline/controllers/upstreampolicy"
 )
 
 // Options are the manager's command-line settings.
@@ -27,9 +25,6 @@ type Options struct {
 	ProbeAddr               string
 	LeaderElection          bool
 	LeaderElectionNamespace string
-	// AllowRestarts lets a process start a second manager after stopping
-	// the first (tests that kill and restart the controller).
-	AllowRestarts bool
 }
 
 // Scheme registers every type forkline reads or writes.
@@ -48,7 +43,7 @@ func Scheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// New builds a manager with forkline's controllers registered.
+// New builds a manager with forkline's scheme, probes and leader election.
 func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	scheme, err := Scheme()
 	if err != nil {
@@ -64,20 +59,6 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
-	}
-	var pvOpts []packagevariant.Option
-	if opts.AllowRestarts {
-		pvOpts = append(pvOpts, packagevariant.WithRestarts())
-	}
-	if err := packagevariant.NewReconciler(mgr, pvOpts...).SetupWithManager(context.Background(), mgr); err != nil {
-		return nil, fmt.Errorf("setting up the PackageVariant controller: %w", err)
-	}
-	var upOpts []upstreampolicy.Option
-	if opts.AllowRestarts {
-		upOpts = append(upOpts, upstreampolicy.WithRestarts())
-	}
-	if err := upstreampolicy.NewReconciler(mgr, upOpts...).SetupWithManager(context.Background(), mgr); err != nil {
-		return nil, fmt.Errorf("setting up the UpstreamPolicy controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

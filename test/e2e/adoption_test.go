@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/internal/devstack"
 )
 
 // TestAdoption: a downstream package someone made by hand is left alone
@@ -24,7 +24,7 @@ func TestAdoption(t *testing.T) {
 		t.Fatal(err)
 	}
 	registerRepos(ctx, t, v.ns, "adopt-upstream", "web", "v1.0.0", "adopt-downstream")
-	upstream, err := env.WaitPackageRevision(ctx, v.ns, "adopt-upstream", "web", time.Minute, stack.Published("v1.0.0"))
+	upstream, err := env.WaitPackageRevision(ctx, v.ns, "adopt-upstream", "web", time.Minute, devstack.Published("v1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkline/forkline/test/demo"
+	"github.com/forkline/forkline/internal/devstack/demo"
+	"github.com/forkline/forkline/internal/manager"
 )
 
 // TestDemoFlow runs what `make demo` shows, so the README's first command
@@ -13,7 +14,12 @@ import (
 func TestDemoFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := demo.Run(ctx, env, t.Logf); err != nil {
+	start := func(ctx context.Context) error {
+		mgr := newManager(t, managerConfig, manager.Options{})
+		go func() { _ = mgr.Start(ctx) }()
+		return nil
+	}
+	if err := demo.Run(ctx, env, start, t.Logf); err != nil {
 		t.Fatal(err)
 	}
 }

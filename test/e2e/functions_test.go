@@ -9,7 +9,7 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/internal/devstack"
 )
 
 const webDeployment = `apiVersion: apps/v1
@@ -34,7 +34,7 @@ func TestFunctionsRenderOnPorch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const ns = "default"
-	if err := env.PushReleases("fn-upstream", "web", stack.Release{Version: "1.21.3", Files: map[string]string{
+	if err := env.PushReleases("fn-upstream", "web", devstack.Release{Version: "1.21.3", Files: map[string]string{
 		"Kptfile":         "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: web\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n",
 		"deployment.yaml": webDeployment,
 	}}); err != nil {
@@ -45,7 +45,7 @@ func TestFunctionsRenderOnPorch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	upstream, err := env.WaitPackageRevision(ctx, ns, "fn-upstream", "web", time.Minute, stack.Published("v1.21.3"))
+	upstream, err := env.WaitPackageRevision(ctx, ns, "fn-upstream", "web", time.Minute, devstack.Published("v1.21.3"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ pipeline:
     configMap:
       %s
   - image: %s
-`, stack.FunctionImage("bump-version"), bumpConfig, stack.FunctionImage("lock-references"))
+`, devstack.FunctionImage("bump-version"), bumpConfig, devstack.FunctionImage("lock-references"))
 	}
 
 	prr := resources(ctx, t, draft.Name)

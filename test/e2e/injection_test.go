@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/internal/devstack"
 )
 
 const webRegionConfig = `apiVersion: v1
@@ -27,8 +27,8 @@ data:
   region: placeholder
 `
 
-func webRelease(version string) stack.Release {
-	return stack.Release{Version: version, Files: map[string]string{
+func webRelease(version string) devstack.Release {
+	return devstack.Release{Version: version, Files: map[string]string{
 		"Kptfile":         "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: web\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n",
 		"deployment.yaml": strings.ReplaceAll(webDeployment, "1.21.2", "0.0.1"),
 		"region.yaml":     webRegionConfig,
@@ -59,7 +59,7 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 	pv.Spec.Downstream = v1.Downstream{Repo: "inj-downstream"}
 	pv.Spec.Injectors = []v1.Injector{{Name: "eu-west"}}
 	pv.Spec.Pipeline = &v1.Pipeline{Mutators: []v1.Function{{
-		Image: stack.FunctionImage("bump-version"), ConfigMap: map[string]string{"images": "registry.example.com/web"},
+		Image: devstack.FunctionImage("bump-version"), ConfigMap: map[string]string{"images": "registry.example.com/web"},
 	}}}
 	pv.Spec.Labels = map[string]string{"team": "payments"}
 	if err := env.Client.Create(ctx, pv); err != nil {

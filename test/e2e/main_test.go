@@ -14,11 +14,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/internal/devstack"
 )
 
 // env is the stack every test in this package shares.
-var env *stack.Stack
+var env *devstack.Stack
 
 // managerConfig authenticates as forkline's ServiceAccount, bound to the
 // ClusterRole in config/rbac; forbidden counts the 403s it was answered.
@@ -35,7 +35,7 @@ func run(m *testing.M) int {
 	// The controllers' logs go to the test output, for whoever reads a failure.
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	logf := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
-	s, err := stack.Start(context.Background(), stack.Options{Logf: logf})
+	s, err := devstack.Start(context.Background(), devstack.Options{Logf: logf})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the local stack: %v\n", err)
 		return 1

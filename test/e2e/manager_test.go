@@ -19,13 +19,9 @@ func TestManagerServesHealth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	probe := freeAddr(t)
-	mgr, err := manager.New(managerConfig, manager.Options{
-		MetricsAddr: "0", ProbeAddr: probe,
-		LeaderElection: true, LeaderElectionNamespace: "default", AllowRestarts: true,
+	mgr := newManager(t, managerConfig, manager.Options{
+		ProbeAddr: probe, LeaderElection: true, LeaderElectionNamespace: "default",
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	for _, path := range []string{"/healthz", "/readyz"} {

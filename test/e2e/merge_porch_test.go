@@ -12,8 +12,8 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/merge"
-	"github.com/forkline/forkline/test/stack"
 )
 
 // Conflict-free golden cases of the merge engine, compared with Porch.
@@ -42,8 +42,8 @@ func TestMergeMatchesPorchUpdate(t *testing.T) {
 	for _, name := range porchComparisonCases {
 		dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
 		if err := env.PushReleases("cmp-upstream", name,
-			stack.Release{Version: "1", Files: withKptfile(name, readDir(t, filepath.Join(dir, "base")))},
-			stack.Release{Version: "2", Files: withKptfile(name, readDir(t, filepath.Join(dir, "upstream")))},
+			devstack.Release{Version: "1", Files: withKptfile(name, readDir(t, filepath.Join(dir, "base")))},
+			devstack.Release{Version: "2", Files: withKptfile(name, readDir(t, filepath.Join(dir, "upstream")))},
 		); err != nil {
 			t.Fatal(err)
 		}
@@ -57,11 +57,11 @@ func TestMergeMatchesPorchUpdate(t *testing.T) {
 	for _, name := range porchComparisonCases {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
-			v1, err := env.WaitPackageRevision(ctx, ns, "cmp-upstream", name, time.Minute, stack.Published("v1"))
+			v1, err := env.WaitPackageRevision(ctx, ns, "cmp-upstream", name, time.Minute, devstack.Published("v1"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			v2, err := env.WaitPackageRevision(ctx, ns, "cmp-upstream", name, time.Minute, stack.Published("v2"))
+			v2, err := env.WaitPackageRevision(ctx, ns, "cmp-upstream", name, time.Minute, devstack.Published("v2"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,21 +13,41 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/controllers"
+	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/devstack/smoke"
 	"github.com/forkline/forkline/internal/manager"
-	"github.com/forkline/forkline/test/smoke"
-	"github.com/forkline/forkline/test/stack"
 )
+
+// newManager builds forkline's manager, controllers registered, as
+// cmd/manager does, on cfg.
+func newManager(t *testing.T, cfg *rest.Config, opts manager.Options) ctrl.Manager {
+	t.Helper()
+	if opts.MetricsAddr == "" {
+		opts.MetricsAddr = "0"
+	}
+	if opts.ProbeAddr == "" {
+		opts.ProbeAddr = "0"
+	}
+	mgr, err := manager.New(cfg, opts)
+	if err == nil {
+		err = controllers.Setup(context.Background(), mgr, controllers.Options{AllowRestarts: true})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr
+}
 
 // startManager runs forkline's manager against the stack until stop.
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
-	mgr, err := manager.New(managerConfig, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newManager(t, managerConfig, manager.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	denied := forbidden.Load()
@@ -95,7 +115,7 @@ func (v *variantTest) draftResources(name string) map[string]string {
 // and waits until the upstream package's newest release is Published.
 func registerRepos(ctx context.Context, t *testing.T, ns, upstream, pkg, newest string, downstreams ...string) {
 	t.Helper()
-	if err := stack.EnsureNamespace(ctx, env.Client, ns); err != nil {
+	if err := devstack.EnsureNamespace(ctx, env.Client, ns); err != nil {
 		t.Fatal(err)
 	}
 	for _, repo := range append([]string{upstream}, downstreams...) {
@@ -103,7 +123,7 @@ func registerRepos(ctx context.Context, t *testing.T, ns, upstream, pkg, newest 
 			t.Fatal(err)
 		}
 	}
-	if _, err := env.WaitPackageRevision(ctx, ns, upstream, pkg, time.Minute, stack.Published(newest)); err != nil {
+	if _, err := env.WaitPackageRevision(ctx, ns, upstream, pkg, time.Minute, devstack.Published(newest)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -236,7 +256,7 @@ func TestPackageVariantLifecycle(t *testing.T) {
 		"Kptfile":         fmt.Sprintf(smoke.KptfileTemplate, "app"),
 		"deployment.yaml": strings.Replace(releaseDeployment("1.21.5"), "replicas: 1", "replicas: 2", 1),
 	}
-	if err := env.PushReleases("pv-upstream", "app", stack.Release{Version: "1.21.5", Files: release5}); err != nil {
+	if err := env.PushReleases("pv-upstream", "app", devstack.Release{Version: "1.21.5", Files: release5}); err != nil {
 		t.Fatal(err)
 	}
 	got = v.waitVariant("conflict on v1.21.5", 2*time.Minute, phaseIs(v1.PhaseConflicted, "v1.21.5"))

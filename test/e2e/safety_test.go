@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/devstack/smoke"
 	"github.com/forkline/forkline/internal/fanout"
-	"github.com/forkline/forkline/test/smoke"
-	"github.com/forkline/forkline/test/stack"
 )
 
 // gcGrace is how long a test waits after a deletion for the garbage
@@ -29,7 +29,7 @@ const gcGrace = 15 * time.Second
 // without the hashes: what a person sees with git ls-remote.
 func lsRemote(t *testing.T, repo string) string {
 	t.Helper()
-	out, err := stack.GitOutput("", "ls-remote", env.Git.RepoURL(repo))
+	out, err := devstack.GitOutput("", "ls-remote", env.Git.RepoURL(repo))
 	if err != nil {
 		t.Fatalf("git ls-remote %s: %v", repo, err)
 	}
@@ -419,7 +419,7 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 	if err := smoke.PushUpstreamReleases(env, "own-upstream", "app", "1.21.2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.PushReleases("own-upstream", "app", stack.Release{Version: "1.21.3", Files: conflicting}); err != nil {
+	if err := env.PushReleases("own-upstream", "app", devstack.Release{Version: "1.21.3", Files: conflicting}); err != nil {
 		t.Fatal(err)
 	}
 	registerRepos(ctx, t, ns, "own-upstream", "app", "v1.21.3", "own-down")

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkline/forkline/test/smoke"
+	"github.com/forkline/forkline/internal/devstack/smoke"
 )
 
 // TestSmoke is the whole foundation flow: upstream tags become Published

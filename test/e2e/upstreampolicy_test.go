@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/devstack/smoke"
 	"github.com/forkline/forkline/internal/manager"
-	"github.com/forkline/forkline/test/smoke"
 )
 
 // writeCounter records the manager's writes to forkline's own resources
@@ -94,10 +94,7 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	counter := &writeCounter{}
 	cfg := rest.CopyConfig(managerConfig)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
-	mgr, err := manager.New(cfg, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newManager(t, cfg, manager.Options{})
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/internal/devstack"
 )
 
 func validVariant(name string) *v1.PackageVariant {
@@ -169,7 +169,7 @@ func TestSamplesAreValid(t *testing.T) {
 		}
 	}
 	// The GitOps example too.
-	if err := stack.EnsureNamespace(ctx, env.Client, "platform"); err != nil {
+	if err := devstack.EnsureNamespace(ctx, env.Client, "platform"); err != nil {
 		t.Fatal(err)
 	}
 	out, err = env.Kubectl(ctx, "apply", "--dry-run=server", "-k", env.Root+"/examples/policies")

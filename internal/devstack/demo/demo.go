@@ -14,17 +14,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
-	"github.com/forkline/forkline/internal/manager"
-	"github.com/forkline/forkline/test/smoke"
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/devstack/smoke"
 )
 
 // Namespace holds the demo's repositories and variant.
 const Namespace = "demo"
 
-// Run plays the demo; the manager runs until ctx ends.
-func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) error {
-	if err := stack.EnsureNamespace(ctx, s.Client, Namespace); err != nil {
+// Run plays the demo. startManager starts forkline's manager on the stack
+// in the background, running until ctx ends (the caller wires it, as
+// cmd/manager does).
+func Run(ctx context.Context, s *devstack.Stack, startManager func(context.Context) error, logf func(string, ...any)) error {
+	if err := devstack.EnsureNamespace(ctx, s.Client, Namespace); err != nil {
 		return err
 	}
 	logf("1. upstream publishes app/v1.21.2 and app/v1.21.3 as git tags")
@@ -37,16 +38,14 @@ func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) error {
 			return err
 		}
 	}
-	if _, err := s.WaitPackageRevision(ctx, Namespace, "demo-upstream", "app", time.Minute, stack.Published("v1.21.3")); err != nil {
+	if _, err := s.WaitPackageRevision(ctx, Namespace, "demo-upstream", "app", time.Minute, devstack.Published("v1.21.3")); err != nil {
 		return err
 	}
 
 	logf("3. start forkline's manager")
-	mgr, err := manager.New(s.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", AllowRestarts: true})
-	if err != nil {
+	if err := startManager(ctx); err != nil {
 		return err
 	}
-	go func() { _ = mgr.Start(ctx) }()
 
 	logf("4. kubectl apply a PackageVariant: follow app 1.21.x, oldest first, into release-4-8")
 	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: "app-release-4-8"}}
@@ -84,7 +83,7 @@ func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) error {
 	return nil
 }
 
-func waitProposed(ctx context.Context, s *stack.Stack, rev string) (*v1.PackageVariant, error) {
+func waitProposed(ctx context.Context, s *devstack.Stack, rev string) (*v1.PackageVariant, error) {
 	pv := &v1.PackageVariant{}
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: "app-release-4-8"}, pv); err != nil {
@@ -98,7 +97,7 @@ func waitProposed(ctx context.Context, s *stack.Stack, rev string) (*v1.PackageV
 	return pv, nil
 }
 
-func waitCurrent(ctx context.Context, s *stack.Stack, rev string) error {
+func waitCurrent(ctx context.Context, s *devstack.Stack, rev string) error {
 	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		pv := &v1.PackageVariant{}
 		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: "app-release-4-8"}, pv); err != nil {

@@ -15,7 +15,7 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/forkline/forkline/test/stack"
+	"github.com/forkline/forkline/internal/devstack"
 )
 
 // Namespace is where the flow registers its repositories.
@@ -32,7 +32,7 @@ type Result struct {
 
 // Run performs the flow. Every step that a person would check is checked;
 // the first failure is returned.
-func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) (*Result, error) {
+func Run(ctx context.Context, s *devstack.Stack, logf func(string, ...any)) (*Result, error) {
 	res := &Result{}
 
 	logf("1. upstream git repository with releases app/v1.21.2 and app/v1.21.3")
@@ -50,7 +50,7 @@ func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) (*Resul
 	logf("3. wait for Porch to list the upstream tags as Published revisions")
 	var upstream *porchv1alpha1.PackageRevision
 	for _, rev := range []string{"v1.21.2", "v1.21.3"} {
-		pr, err := s.WaitPackageRevision(ctx, Namespace, "upstream", "app", 60*time.Second, stack.Published(rev))
+		pr, err := s.WaitPackageRevision(ctx, Namespace, "upstream", "app", 60*time.Second, devstack.Published(rev))
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +116,7 @@ func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) (*Resul
 	res.Published = published.Spec.Revision
 
 	logf("7. check the downstream git repository over HTTP")
-	tags, err := stack.GitOutput("", "ls-remote", "--tags", s.Git.RepoURL("downstream"))
+	tags, err := devstack.GitOutput("", "ls-remote", "--tags", s.Git.RepoURL("downstream"))
 	if err != nil {
 		return nil, err
 	}
@@ -126,10 +126,10 @@ func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) (*Resul
 		return nil, fmt.Errorf("downstream has no tag %s after approval; ls-remote:\n%s", tag, tags)
 	}
 	clone := filepath.Join(s.Dir, "smoke-downstream")
-	if err := stack.Git("", "clone", "--quiet", s.Git.RepoURL("downstream"), clone); err != nil {
+	if err := devstack.Git("", "clone", "--quiet", s.Git.RepoURL("downstream"), clone); err != nil {
 		return nil, err
 	}
-	shown, err := stack.GitOutput(clone, "show", tag+":app/deployment.yaml")
+	shown, err := devstack.GitOutput(clone, "show", tag+":app/deployment.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -143,10 +143,10 @@ func Run(ctx context.Context, s *stack.Stack, logf func(string, ...any)) (*Resul
 
 // PushUpstreamReleases publishes package pkg of the git repository name at
 // each version, setting the app image tag and version label to it.
-func PushUpstreamReleases(s *stack.Stack, name, pkg string, versions ...string) error {
-	releases := make([]stack.Release, 0, len(versions))
+func PushUpstreamReleases(s *devstack.Stack, name, pkg string, versions ...string) error {
+	releases := make([]devstack.Release, 0, len(versions))
 	for _, v := range versions {
-		releases = append(releases, stack.Release{Version: v, Files: map[string]string{
+		releases = append(releases, devstack.Release{Version: v, Files: map[string]string{
 			"Kptfile":         fmt.Sprintf(KptfileTemplate, pkg),
 			"deployment.yaml": fmt.Sprintf(DeploymentTemplate, pkg, v),
 		}})
