@@ -143,6 +143,7 @@ type Pipeline struct {
 
 // Injector selects same-namespace objects that fill the package's
 // kpt.dev/config-injection points, as in Porch's PackageVariant.
+// +kubebuilder:validation:XValidation:rule="has(self.group) && self.group != '' || !has(self.kind) || self.kind == 'ConfigMap'",message="an injector without a group injects a ConfigMap: set group (and version) for any other kind"
 type Injector struct {
 	// group of the injected object; empty means the core group.
 	// +optional
@@ -278,8 +279,10 @@ type ApprovalWindow struct {
 	End string `json:"end"`
 
 	// timeZone is an IANA time zone name such as "Europe/Berlin"; default UTC.
+	// The API server rejects a name its time zone database does not know.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0",message="timeZone must be an IANA time zone name such as Europe/Berlin"
 	TimeZone string `json:"timeZone,omitempty"`
 }
 

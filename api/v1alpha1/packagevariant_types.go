@@ -45,7 +45,7 @@ type PackageVariantSpec struct {
 }
 
 // SyncPhase is where the current sync stands.
-// +kubebuilder:validation:Enum=Merging;Conflicted;Rendering;Proposed;Published;Declined;Failed
+// +kubebuilder:validation:Enum=Merging;Conflicted;Rendering;Proposed;Published;Declined;Edited;Failed
 type SyncPhase string
 
 const (
@@ -58,7 +58,12 @@ const (
 	// forkline does not propose that upstream revision again until asked
 	// (see AnnotationRetry).
 	PhaseDeclined SyncPhase = "Declined"
-	PhaseFailed   SyncPhase = "Failed"
+	// PhaseEdited: a person changed forkline's draft; it is theirs now and
+	// forkline waits until they propose, publish or delete it.
+	PhaseEdited SyncPhase = "Edited"
+	// PhaseFailed: the sync cannot go on until a person fixes the spec or
+	// the content named in the message (the variant is Stalled).
+	PhaseFailed SyncPhase = "Failed"
 )
 
 // Conflict is one place where upstream and downstream changed the same thing
@@ -110,7 +115,8 @@ type SyncStatus struct {
 	// +optional
 	To string `json:"to,omitempty"`
 	// phase is Merging, Conflicted, Rendering, Proposed, Published, Declined
-	// (a person rejected the proposal or deleted the draft) or Failed.
+	// (a person rejected the proposal or deleted the draft), Edited (a person
+	// changed forkline's draft) or Failed (a person must fix something).
 	// +optional
 	Phase SyncPhase `json:"phase,omitempty"`
 	// draft is the name of the downstream PackageRevision holding the sync.

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/status"
 )
 
 // Finalizer holds a variant until its downstream drafts are cleaned up per
@@ -95,11 +96,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	before := pv.DeepCopy()
 	s := &scope{pv: pv, now: r.now()}
+	dropDomainConditions(pv)
 	defer func() {
 		if err == nil {
 			pv.Status.ObservedGeneration = pv.Generation
 		}
-		setReady(pv, err)
+		summarize(before, pv, s, err, s.now)
 		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
 			// Optimistic lock: a reconcile that read a stale variant from
 			// the cache must not overwrite what a newer one recorded (the
@@ -128,7 +130,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		before.Finalizers, before.ResourceVersion = pv.Finalizers, pv.ResourceVersion
 	}
 	if pv.Spec.Suspend {
-		setCondition(pv, v1.ConditionReconciling, false, "Suspended", "spec.suspend is true: nothing is created, proposed or approved")
+		s.end(status.Waiting, "Suspended", "spec.suspend is true: nothing is created, proposed or approved; set it to false to go on")
 		return ctrl.Result{}, nil
 	}
 
@@ -157,8 +159,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return ctrl.Result{}, nil
 }
 
-// validate checks what the API server cannot: the constraint's syntax and
-// that the repositories exist.
+// validate checks what the API server cannot: the constraint's syntax,
+// that the repositories exist and are Ready, and that injected ConfigMaps
+// exist. Stalled (InvalidSpec, RepositoryNotFound, InjectedObjectNotFound)
+// until a person fixes it; Progressing while Porch lists a Repository.
 func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error) {
 	track, err := trackFor(s.pv)
 	if err != nil {
@@ -178,19 +182,22 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 		// A Repository Porch is still (re)listing shows no revisions:
 		// acting on that would take a re-registered fork for a new one.
 		if !meta.IsStatusConditionTrue(r0.Status.Conditions, configapi.RepositoryReady) {
-			msg := fmt.Sprintf("Porch Repository %q is not Ready yet; waiting for Porch to list its packages", repo)
-			setCondition(s.pv, v1.ConditionReconciling, true, "RepositoryNotReady", msg)
-			setCondition(s.pv, v1.ConditionStalled, false, "RepositoryNotReady", "")
-			s.done = true
+			s.end(status.Progressing, "RepositoryNotReady", fmt.Sprintf("Porch Repository %q is not Ready yet; waiting for Porch to list its packages", repo))
 			return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 		}
 	}
-	setCondition(s.pv, v1.ConditionStalled, false, "Valid", "")
+	for i, in := range s.pv.Spec.Injectors {
+		if in.Group != "" {
+			continue // custom kinds are read when injected
+		}
+		cm := &corev1.ConfigMap{}
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: in.Name}, cm); err != nil {
+			if apierrors.IsNotFound(err) {
+				stall(s, "InjectedObjectNotFound", fmt.Sprintf("spec.injectors[%d] names ConfigMap %q, which does not exist in namespace %q; create it or remove the injector", i, in.Name, s.pv.Namespace))
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("reading ConfigMap %q: %w", in.Name, err)
+		}
+	}
 	return ctrl.Result{}, nil
-}
-
-func stall(s *scope, reason, msg string) {
-	setCondition(s.pv, v1.ConditionStalled, true, reason, msg)
-	setCondition(s.pv, v1.ConditionReconciling, false, reason, msg)
-	s.done = true
 }

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
+	"github.com/forkline/forkline/internal/status"
 )
 
 // scope is what one reconcile learned, passed from step to step.
@@ -20,6 +21,8 @@ type scope struct {
 	now   time.Time
 	track release.Track
 	done  bool // a step decided the reconcile ends here
+	// result is how the reconcile ended, for summarize.
+	result status.Result
 	// requeue asks to look again after this long even without an event.
 	requeue time.Duration
 

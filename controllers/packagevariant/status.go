@@ -2,16 +2,22 @@ package packagevariant
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/status"
 )
 
-func setCondition(pv *v1.PackageVariant, condType string, status bool, reason, msg string) {
+// setCondition sets one of the domain conditions (UpToDate, Conflicted,
+// AwaitingApproval). Each reconcile derives them afresh: one it does not
+// set is dropped, so none outlives the state it describes.
+func setCondition(pv *v1.PackageVariant, condType string, on bool, reason, msg string) {
 	s := metav1.ConditionFalse
-	if status {
+	if on {
 		s = metav1.ConditionTrue
 	}
 	meta.SetStatusCondition(&pv.Status.Conditions, metav1.Condition{
@@ -19,51 +25,62 @@ func setCondition(pv *v1.PackageVariant, condType string, status bool, reason, m
 	})
 }
 
-func isTrue(pv *v1.PackageVariant, condType string) bool {
-	return meta.IsStatusConditionTrue(pv.Status.Conditions, condType)
+// dropDomainConditions starts a reconcile with only the kstatus conditions,
+// which summarize always sets.
+func dropDomainConditions(pv *v1.PackageVariant) {
+	pv.Status.Conditions = slices.DeleteFunc(pv.Status.Conditions, func(c metav1.Condition) bool {
+		return c.Type != v1.ConditionReady && c.Type != v1.ConditionReconciling && c.Type != v1.ConditionStalled
+	})
 }
 
-// setReady derives Ready from the other conditions; the one place that
-// does.
-func setReady(pv *v1.PackageVariant, err error) {
-	get := func(t string) *metav1.Condition { return meta.FindStatusCondition(pv.Status.Conditions, t) }
-	switch {
-	case err != nil:
-		setCondition(pv, v1.ConditionReady, false, "Error", err.Error())
-		setCondition(pv, v1.ConditionReconciling, true, "Retrying", err.Error())
-	case isTrue(pv, v1.ConditionStalled):
-		c := get(v1.ConditionStalled)
-		setCondition(pv, v1.ConditionReady, false, c.Reason, c.Message)
-	case pv.Spec.Suspend:
-		setCondition(pv, v1.ConditionReady, false, "Suspended", "spec.suspend is true")
-	case isTrue(pv, v1.ConditionConflicted):
-		c := get(v1.ConditionConflicted)
-		setCondition(pv, v1.ConditionReady, false, c.Reason, c.Message)
-	case isTrue(pv, v1.ConditionAwaitingApproval):
-		c := get(v1.ConditionAwaitingApproval)
-		setCondition(pv, v1.ConditionReady, false, c.Reason, c.Message)
-	case isTrue(pv, v1.ConditionUpToDate):
-		c := get(v1.ConditionUpToDate)
-		setCondition(pv, v1.ConditionReady, true, c.Reason, c.Message)
-	case pv.Status.Sync != nil && pv.Status.Sync.Phase != "" && pv.Status.Sync.Phase != v1.PhasePublished:
-		setCondition(pv, v1.ConditionReady, false, string(pv.Status.Sync.Phase), pv.Status.Sync.Message)
-	case get(v1.ConditionUpToDate) != nil:
-		c := get(v1.ConditionUpToDate)
-		setCondition(pv, v1.ConditionReady, false, c.Reason, c.Message)
-	default:
-		setCondition(pv, v1.ConditionReady, false, "Progressing", "syncing")
+// summarize derives Ready, Reconciling and Stalled from how the reconcile
+// ended: the outcome a step chose, or the class of the error it returned.
+// The one place that does.
+func summarize(before, pv *v1.PackageVariant, s *scope, err error, now time.Time) {
+	r := s.result
+	if err != nil {
+		r = status.FromError(err, before.Status.Conditions, now)
 	}
+	if r.Reason == "" {
+		r.Reason, r.Message = "Progressing", "syncing"
+	}
+	status.Summarize(&pv.Status.Conditions, pv.Generation, r)
+	status.CarryTransitions(before.Status.Conditions, pv.Status.Conditions)
 }
 
-// setPhase records where the sync stands.
+// end ends the reconcile here, with its outcome.
+func (s *scope) end(o status.Outcome, reason, msg string) {
+	s.result = status.Result{Outcome: o, Reason: reason, Message: msg}
+	s.done = true
+}
+
+// stall ends the reconcile until a person fixes what msg names.
+func stall(s *scope, reason, msg string) { s.end(status.Stalled, reason, msg) }
+
+// setPhase records where the sync stands, and the outcome that phase is.
 func setPhase(s *scope, phase v1.SyncPhase, msg string) {
 	if s.pv.Status.Sync == nil {
 		s.pv.Status.Sync = &v1.SyncStatus{}
 	}
 	s.pv.Status.Sync.Phase = phase
 	s.pv.Status.Sync.Message = msg
-	waitingOnPerson := phase == v1.PhaseConflicted || phase == v1.PhaseProposed || phase == v1.PhaseFailed || phase == v1.PhaseDeclined
-	setCondition(s.pv, v1.ConditionReconciling, !waitingOnPerson && phase != v1.PhasePublished, string(phase), msg)
+	s.result = status.Result{Outcome: phaseOutcome(phase), Reason: string(phase), Message: msg}
+}
+
+// phaseOutcome: merging and rendering are forkline's work; a proposal,
+// conflicts, a declined sync and an edited draft wait on a person; Failed
+// needs a person's fix.
+func phaseOutcome(p v1.SyncPhase) status.Outcome {
+	switch p {
+	case v1.PhaseMerging, v1.PhaseRendering:
+		return status.Progressing
+	case v1.PhasePublished:
+		return status.Done
+	case v1.PhaseFailed:
+		return status.Stalled
+	default:
+		return status.Waiting
+	}
 }
 
 func conflictSummary(n int, first []v1.Conflict) string {

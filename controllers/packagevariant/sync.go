@@ -2,6 +2,7 @@ package packagevariant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,11 +23,16 @@ import (
 	"github.com/forkline/forkline/internal/merge"
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
+	"github.com/forkline/forkline/internal/status"
 )
 
 // conflictPoll is how often a conflicted draft is re-read: Porch v1.3.0
 // sends no watch event when someone pushes new resources to a draft.
 const conflictPoll = 10 * time.Second
+
+// draftVisibleWithin is how long Porch may take to serve a draft it just
+// created; a draft still missing after that was deleted.
+const draftVisibleWithin = 30 * time.Second
 
 // resolve reads the upstream's releases and the downstream's state through
 // the cache's indexes and picks the target.
@@ -108,22 +114,19 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 		switch {
 		case s.current == "":
 			setCondition(pv, v1.ConditionUpToDate, false, "NothingToSync", msg)
-			setCondition(pv, v1.ConditionReconciling, false, "Waiting", msg)
+			s.end(status.Waiting, "NothingToSync", msg)
 		case gateFalse(s.published):
 			msg = publishedWithConflicts(s.published)
 			setCondition(pv, v1.ConditionUpToDate, false, "PublishedWithConflicts", msg)
-			setCondition(pv, v1.ConditionReconciling, false, "PublishedWithConflicts", msg)
+			setCondition(pv, v1.ConditionConflicted, true, "PublishedWithConflicts", msg)
+			stall(s, "PublishedWithConflicts", msg)
+		case sel.Waiting != "":
+			setCondition(pv, v1.ConditionUpToDate, false, "ReleaseTooNew", msg)
+			s.end(status.Waiting, "ReleaseTooNew", msg)
 		default:
 			setCondition(pv, v1.ConditionUpToDate, true, "UpToDate", msg)
-			setCondition(pv, v1.ConditionReconciling, false, "UpToDate", msg)
+			s.end(status.Done, "UpToDate", msg)
 		}
-		if gateFalse(s.published) {
-			setCondition(pv, v1.ConditionConflicted, true, "PublishedWithConflicts", msg)
-		} else {
-			setCondition(pv, v1.ConditionConflicted, false, "NoDraft", "")
-		}
-		setCondition(pv, v1.ConditionAwaitingApproval, false, "NoDraft", "")
-		s.done = true
 		return res, nil
 	}
 	s.key = sel.Target.Revision
@@ -203,7 +206,7 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 			return ctrl.Result{}, err
 		}
 		if edited {
-			setPhase(s, v1.PhaseFailed, fmt.Sprintf("upstream moved to %s, but draft %s was edited by a person; forkline leaves it: publish or delete it to continue", target.Revision, pr.Name))
+			setPhase(s, v1.PhaseEdited, fmt.Sprintf("upstream moved to %s, but draft %s was edited by a person; forkline leaves it: publish or delete it to continue", target.Revision, pr.Name))
 			pv.Status.Sync.EditedByPerson = true
 			s.done = true
 			return ctrl.Result{RequeueAfter: conflictPoll}, nil
@@ -226,17 +229,36 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		// The cache has not seen a draft created a moment ago.
 		s.done = true
 		return ctrl.Result{RequeueAfter: time.Second}, nil
+	case err != nil && status.Classify(err).Outcome == status.Unavailable:
+		return ctrl.Result{}, err // an outage: retried with backoff
 	case apierrors.IsInternalError(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err):
-		// Porch refused the package itself (malformed upstream YAML,
-		// no Kptfile): retrying soon will not help, a new release will.
-		setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch could not create the draft for upstream %s: %v; check that revision of the upstream package", target.Revision, err))
+		// Porch refused the package itself: retrying will not help; a new
+		// upstream release or a spec change (both events) will.
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch refused the draft for upstream %s: %s; fix that revision of the upstream package (or publish a new one) or change the variant's spec",
+			target.Revision, r.diagnose(ctx, s, err)))
 		s.done = true
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
+		return ctrl.Result{}, nil
 	case err != nil:
 		return ctrl.Result{}, err
 	}
 	s.draft = created
 	return ctrl.Result{}, nil
+}
+
+// diagnose names why Porch refused to make the target's draft: a problem
+// found in the upstream package's files, else Porch's own words.
+func (r *Reconciler) diagnose(ctx context.Context, s *scope, refusal error) string {
+	files, err := r.resources(ctx, s.pv.Namespace, s.selection.Target.Name)
+	if err == nil {
+		if problem := porch.Diagnose(files); problem != nil {
+			return "the upstream package is malformed: " + problem.Error()
+		}
+	}
+	var st apierrors.APIStatus
+	if errors.As(refusal, &st) {
+		return st.Status().Message
+	}
+	return refusal.Error()
 }
 
 // checkDeleted tells whether a person deleted the draft of this sync: the
@@ -253,10 +275,15 @@ func (r *Reconciler) checkDeleted(ctx context.Context, s *scope) (ctrl.Result, b
 		switch err := r.reader.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: sync.Draft}, pr); {
 		case err == nil:
 			// Porch has it and the cache does not yet.
-			s.done = true
+			s.end(status.Progressing, "DraftNotCached", fmt.Sprintf("waiting to see draft %s", sync.Draft))
 			return ctrl.Result{RequeueAfter: time.Second}, true, nil
 		case !apierrors.IsNotFound(err):
 			return ctrl.Result{}, false, fmt.Errorf("reading draft %s: %w", sync.Draft, err)
+		case sync.StartedAt != nil && s.now.Sub(sync.StartedAt.Time) < draftVisibleWithin:
+			// Porch can answer NotFound for a draft it created a moment
+			// ago: only a lasting absence is a person's deletion.
+			s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", sync.Draft))
+			return ctrl.Result{RequeueAfter: 2 * time.Second}, true, nil
 		}
 	}
 	if takeRetry(pv) {
@@ -293,7 +320,12 @@ func takeRetry(pv *v1.PackageVariant) bool {
 func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, target := s.pv, s.selection.Target
 	fresh := &porchv1alpha1.PackageRevision{}
-	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh); err != nil {
+	switch err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh); {
+	case apierrors.IsNotFound(err):
+		// Just created or just deleted: the next look (checkDeleted) tells.
+		s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", s.draft.Name))
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	case err != nil:
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
 	}
 	s.draft = fresh
@@ -366,9 +398,9 @@ func (r *Reconciler) mergeDraft(ctx context.Context, s *scope) (ctrl.Result, err
 }
 
 // leaveEdited stops at a draft a person changed: forkline never overwrites
-// it (phase Failed, editedByPerson).
+// it (phase Edited, editedByPerson).
 func (r *Reconciler) leaveEdited(s *scope) (ctrl.Result, error) {
-	setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s was edited by a person before forkline finished it; forkline leaves it: propose, publish or delete it to continue", s.draft.Name))
+	setPhase(s, v1.PhaseEdited, fmt.Sprintf("draft %s was edited by a person before forkline finished it; forkline leaves it: propose, publish or delete it to continue", s.draft.Name))
 	s.pv.Status.Sync.EditedByPerson = true
 	s.done = true
 	return ctrl.Result{RequeueAfter: conflictPoll}, nil
@@ -546,7 +578,6 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	})
 	if err != nil {
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("merging upstream %s: %v", target.Revision, err))
-		setCondition(pv, v1.ConditionStalled, true, "MergeFailed", pv.Status.Sync.Message)
 		s.done = true
 		return nil
 	}

@@ -5,6 +5,7 @@ package upstreampolicy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -32,6 +33,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/fanout"
+	"github.com/forkline/forkline/internal/status"
 )
 
 // objectResync is a safety net for policies with an objectSelector; the
@@ -148,13 +150,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, nil // owner references delete the variants
 	}
 	before := p.DeepCopy()
+	var outcome status.Result
 	defer func() {
 		if err != nil {
-			setCondition(p, v1.ConditionReady, false, "Error", err.Error())
-			setCondition(p, v1.ConditionReconciling, true, "Retrying", err.Error())
+			outcome = status.FromError(err, before.Status.Conditions, time.Now())
 		} else {
 			p.Status.ObservedGeneration = p.Generation
 		}
+		status.Summarize(&p.Status.Conditions, p.Generation, outcome)
+		status.CarryTransitions(before.Status.Conditions, p.Status.Conditions)
 		if !equality.Semantic.DeepEqual(before.Status, p.Status) {
 			if perr := r.client.Status().Patch(ctx, p, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 				err = fmt.Errorf("patching status: %w", perr)
@@ -163,7 +167,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}()
 
 	inputs, err := r.inputs(ctx, p)
-	if err != nil {
+	var bad *specError
+	switch {
+	case errors.As(err, &bad):
+		// A person must fix the spec (or grant forkline the kind); an RBAC
+		// grant sends no event, so look again now and then.
+		outcome = status.Result{Outcome: status.Stalled, Reason: bad.reason, Message: bad.Error()}
+		return ctrl.Result{RequeueAfter: 5 * time.Minute}, nil
+	case err != nil:
 		return ctrl.Result{}, err
 	}
 	desired, problems := fanout.Expand(p, inputs)
@@ -222,7 +233,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Repo < rows[j].Repo })
 	p.Status.Targets = rows
 	p.Status.Variants = fmt.Sprintf("%d/%d", ready, len(desired))
-	setStatus(p, len(desired), ready, problems)
+	outcome = summary(p, rows, len(desired), ready, problems)
 
 	if hasObjectSelector(p) {
 		return ctrl.Result{RequeueAfter: objectResync}, nil
@@ -287,7 +298,7 @@ func (r *Reconciler) inputs(ctx context.Context, p *v1.UpstreamPolicy) (fanout.I
 		case t.RepositorySelector != nil:
 			sel, err := metav1.LabelSelectorAsSelector(&t.RepositorySelector.Selector)
 			if err != nil {
-				return in, fmt.Errorf("target %d: %w", ti, err)
+				return in, &specError{"InvalidSelector", fmt.Errorf("targets[%d].repositorySelector: %w", ti, err)}
 			}
 			for _, repo := range repos.Items {
 				if sel.Matches(labels.Set(repo.Labels)) {
@@ -298,15 +309,25 @@ func (r *Reconciler) inputs(ctx context.Context, p *v1.UpstreamPolicy) (fanout.I
 			os := t.ObjectSelector
 			sel, err := metav1.LabelSelectorAsSelector(&os.Selector)
 			if err != nil {
-				return in, fmt.Errorf("target %d: %w", ti, err)
+				return in, &specError{"InvalidSelector", fmt.Errorf("targets[%d].objectSelector: %w", ti, err)}
 			}
-			if err := r.watchSelected(schema.FromAPIVersionAndKind(os.APIVersion, os.Kind)); err != nil {
-				return in, fmt.Errorf("target %d: watching %s %s: %w", ti, os.APIVersion, os.Kind, err)
+			gvk := schema.FromAPIVersionAndKind(os.APIVersion, os.Kind)
+			if _, err := r.client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				if meta.IsNoMatchError(err) {
+					return in, &specError{"UnknownKind", fmt.Errorf("targets[%d].objectSelector: the cluster serves no kind %s in %s; fix apiVersion/kind", ti, os.Kind, os.APIVersion)}
+				}
+				return in, fmt.Errorf("targets[%d]: looking up %s %s: %w", ti, os.APIVersion, os.Kind, err)
+			}
+			if err := r.watchSelected(gvk); err != nil {
+				return in, fmt.Errorf("targets[%d]: watching %s %s: %w", ti, os.APIVersion, os.Kind, err)
 			}
 			list := &unstructured.UnstructuredList{}
 			list.SetGroupVersionKind(schema.FromAPIVersionAndKind(os.APIVersion, os.Kind+"List"))
 			if err := r.client.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-				return in, fmt.Errorf("target %d: listing %s %s: %w", ti, os.APIVersion, os.Kind, err)
+				if apierrors.IsForbidden(err) {
+					return in, &specError{"KindForbidden", fmt.Errorf("targets[%d].objectSelector: forkline may not list %s %s (%v); grant its ClusterRole get/list/watch on that kind, or select another", ti, os.APIVersion, os.Kind, err)}
+				}
+				return in, fmt.Errorf("targets[%d]: listing %s %s: %w", ti, os.APIVersion, os.Kind, err)
 			}
 			in.Objects[ti] = list.Items
 		}
@@ -344,51 +365,54 @@ func rowFor(pv *v1.PackageVariant, d fanout.Variant) v1.TargetStatus {
 	if s := pv.Status.Sync; s != nil {
 		row.Phase, row.Draft = s.Phase, s.Draft
 	}
-	if c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady); c != nil {
-		row.Ready = c.Status == metav1.ConditionTrue
-		if !row.Ready {
-			row.Message = c.Message
-		}
-	} else {
+	row.Ready = meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate)
+	switch c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady); {
+	case c == nil:
 		row.Message = "not reconciled yet"
+	case !row.Ready:
+		row.Message = c.Message // what the person must do, or what forkline does
 	}
 	return row
 }
 
-func setCondition(p *v1.UpstreamPolicy, t string, status bool, reason, msg string) {
-	s := metav1.ConditionFalse
-	if status {
-		s = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: p.Generation})
-}
-
-// setStatus derives the policy's conditions from its rows.
-func setStatus(p *v1.UpstreamPolicy, total, ready int, problems []fanout.Problem) {
+// summary is how the policy stands: Stalled while a target has a problem
+// a person must fix, else settled once its own writes are done, whatever
+// its variants wait on (the board says what).
+func summary(p *v1.UpstreamPolicy, rows []v1.TargetStatus, total, upToDate int, problems []fanout.Problem) status.Result {
 	var msgs []string
 	for _, pr := range problems {
 		msgs = append(msgs, fmt.Sprintf("target %d (%s): %s", pr.Target, pr.Repo, pr.Message))
 	}
+	phases := map[v1.SyncPhase]int{}
+	for _, row := range rows {
+		if row.Variant != "" && !row.Ready && row.Phase != "" {
+			phases[row.Phase]++
+		}
+	}
+	counts := fmt.Sprintf("%d/%d variants up to date", upToDate, total)
+	for _, ph := range []v1.SyncPhase{v1.PhaseProposed, v1.PhaseConflicted, v1.PhaseEdited, v1.PhaseDeclined, v1.PhaseFailed, v1.PhaseMerging, v1.PhaseRendering} {
+		if n := phases[ph]; n > 0 {
+			counts += fmt.Sprintf(", %d %s", n, strings.ToLower(string(ph)))
+		}
+	}
 	switch {
-	case len(problems) > 0 && total == 0:
-		setCondition(p, v1.ConditionStalled, true, "TargetErrors", strings.Join(msgs, "; "))
-		setCondition(p, v1.ConditionReconciling, false, "TargetErrors", "")
-		setCondition(p, v1.ConditionReady, false, "TargetErrors", strings.Join(msgs, "; "))
 	case len(problems) > 0:
-		setCondition(p, v1.ConditionStalled, false, "SomeTargetsWork", "")
-		setCondition(p, v1.ConditionReconciling, false, "TargetErrors", "")
-		setCondition(p, v1.ConditionReady, false, "TargetErrors", fmt.Sprintf("%d/%d variants ready; %s", ready, total, strings.Join(msgs, "; ")))
+		return status.Result{Outcome: status.Stalled, Reason: "TargetErrors", Message: strings.Join(msgs, "; ") + "; " + counts}
 	case p.Spec.Suspend:
-		setCondition(p, v1.ConditionStalled, false, "Suspended", "")
-		setCondition(p, v1.ConditionReconciling, false, "Suspended", "")
-		setCondition(p, v1.ConditionReady, false, "Suspended", "spec.suspend is true: every variant is held")
-	case ready == total:
-		setCondition(p, v1.ConditionStalled, false, "Ready", "")
-		setCondition(p, v1.ConditionReconciling, false, "Ready", "")
-		setCondition(p, v1.ConditionReady, true, "AllVariantsReady", fmt.Sprintf("%d/%d variants ready", ready, total))
+		return status.Result{Outcome: status.Waiting, Reason: "Suspended", Message: "spec.suspend is true: every variant is held; " + counts}
+	case upToDate == total:
+		return status.Result{Outcome: status.Done, Reason: "AllVariantsUpToDate", Message: counts}
 	default:
-		setCondition(p, v1.ConditionStalled, false, "Progressing", "")
-		setCondition(p, v1.ConditionReconciling, true, "VariantsSyncing", fmt.Sprintf("%d/%d variants ready", ready, total))
-		setCondition(p, v1.ConditionReady, false, "VariantsNotReady", fmt.Sprintf("%d/%d variants ready; see status.targets", ready, total))
+		return status.Result{Outcome: status.Done, Reason: "VariantsApplied", Message: counts + "; see status.targets"}
 	}
 }
+
+// specError is a spec a person must fix: an invalid selector, or a kind
+// forkline cannot read.
+type specError struct {
+	reason string
+	err    error
+}
+
+func (e *specError) Error() string { return e.err.Error() }
+func (e *specError) Unwrap() error { return e.err }

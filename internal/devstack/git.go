@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // GitServer serves bare repositories under Root over git's smart HTTP
@@ -20,6 +21,7 @@ type GitServer struct {
 	Root string
 	URL  string // http://127.0.0.1:port
 	srv  *http.Server
+	down sync.Map // repository name -> true while it answers 503
 }
 
 func startGitServer(root string) (*GitServer, error) {
@@ -40,7 +42,15 @@ func startGitServer(root string) (*GitServer, error) {
 		Root: "/",
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
 	}
-	g := &GitServer{Root: root, URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: handler}}
+	g := &GitServer{Root: root, URL: "http://" + ln.Addr().String()}
+	g.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), ".git")
+		if _, down := g.down.Load(name); down {
+			http.Error(w, "repository unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		handler.ServeHTTP(w, r)
+	})}
 	go func() {
 		if err := g.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(os.Stderr, "stack: git server: %v\n", err)
@@ -50,6 +60,16 @@ func startGitServer(root string) (*GitServer, error) {
 }
 
 func (g *GitServer) stop() { _ = g.srv.Shutdown(context.Background()) }
+
+// SetDown makes the repository name.git answer every request with 503, as
+// a hosted git server in an outage does, until SetDown(name, false).
+func (g *GitServer) SetDown(name string, down bool) {
+	if down {
+		g.down.Store(name, true)
+	} else {
+		g.down.Delete(name)
+	}
+}
 
 // RepoURL is the clone URL of the bare repository name.git.
 func (g *GitServer) RepoURL(name string) string { return g.URL + "/" + name + ".git" }

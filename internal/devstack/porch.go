@@ -56,7 +56,10 @@ func (s *Stack) startFunctionRunner(ctx context.Context, fns []Function) error {
 // kube-apiserver, so one client (kubectl, porchctl, the manager) sees Porch's
 // API next to everything else.
 func (s *Stack) startPorch(ctx context.Context) error {
-	port := freePort()
+	if s.porchPort == 0 {
+		s.porchPort = freePort()
+	}
+	port := s.porchPort
 	p, err := s.start("porch-server", s.Bin.Porch,
 		"--standalone-debug-mode",
 		"--kubeconfig", s.Kubeconfig,
@@ -69,6 +72,7 @@ func (s *Stack) startPorch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.porch = p
 	if err := waitTCP(ctx, p, fmt.Sprintf("127.0.0.1:%d", port), 60*time.Second); err != nil {
 		return err
 	}

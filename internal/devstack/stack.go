@@ -58,6 +58,8 @@ type Stack struct {
 	functionRunner string
 	ownDir         bool
 	procs          []*process
+	porch          *process
+	porchPort      int
 	logf           func(string, ...any)
 }
 

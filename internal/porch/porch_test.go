@@ -165,3 +165,35 @@ func TestSetPackageContext(t *testing.T) {
 		}
 	})
 }
+
+func TestDiagnose(t *testing.T) {
+	kptfile := "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: app\n"
+	cm := func(name string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n"
+	}
+	cases := map[string]struct {
+		files map[string]string
+		want  string // substring of the diagnosis; "" for none
+	}{
+		"fine":             {map[string]string{"Kptfile": kptfile, "a.yaml": cm("a"), "README.md": "# app\n"}, ""},
+		"no Kptfile":       {map[string]string{"a.yaml": cm("a")}, "no Kptfile"},
+		"unparsable":       {map[string]string{"Kptfile": kptfile, "broken.yaml": "kind: ConfigMap\ndata:\n  key: [unclosed\n"}, "file broken.yaml does not parse as YAML"},
+		"binary":           {map[string]string{"Kptfile": kptfile, "logo.png": "\x89PNG\x00\xff\xfe"}, "file logo.png is binary"},
+		"duplicate":        {map[string]string{"Kptfile": kptfile, "a.yaml": cm("x"), "b.yaml": cm("x")}, "v1/ConfigMap /x is defined twice, in a.yaml and b.yaml"},
+		"not a resource":   {map[string]string{"Kptfile": kptfile, "list.yaml": "- a\n- b\n"}, "not a Kubernetes resource"},
+		"multi-doc is ok":  {map[string]string{"Kptfile": kptfile, "all.yaml": cm("a") + "---\n" + cm("b")}, ""},
+		"empty doc is ok":  {map[string]string{"Kptfile": kptfile, "all.yaml": "---\n" + cm("a")}, ""},
+		"non-YAML ignored": {map[string]string{"Kptfile": kptfile, "script.sh": "echo [unclosed\n"}, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := Diagnose(tc.files)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Diagnose = %v, want nothing", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Diagnose = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+// Package status derives the kstatus conditions (Ready, Reconciling,
+// Stalled) of forkline's objects from how a reconcile ended, in one place
+// (Flux's summarize pattern), and classes errors by how to react to them.
+//
+// The rule kstatus reads (sigs.k8s.io/cli-utils/pkg/kstatus):
+//
+//	Progressing  forkline has more to do on its own   Reconciling=True  Ready=False  -> InProgress
+//	Unavailable  Porch or git cannot be reached        Reconciling=True  Ready=False  -> InProgress
+//	Waiting      the next move is a person's           Ready=True (reason says what) -> Current
+//	Done         nothing left to do                    Ready=True                    -> Current
+//	Stalled      a person must fix the spec or content Stalled=True      Ready=False  -> Failed
+//
+// Ready=False never stands alone: kstatus would read it as InProgress.
+package status
+
+import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+)
+
+// Outcome is how one reconcile left an object.
+type Outcome int
+
+const (
+	// Progressing: forkline has more to do and will do it on its own.
+	Progressing Outcome = iota
+	// Unavailable: a service forkline needs (Porch, git) cannot be reached;
+	// retried with backoff.
+	Unavailable
+	// Waiting: a steady state whose next move is a person's (approve,
+	// resolve, un-suspend) or the clock's (a release's minimum age).
+	Waiting
+	// Done: in step with the target; nothing to do.
+	Done
+	// Stalled: forkline cannot go on until a person fixes the spec or the
+	// content it names.
+	Stalled
+)
+
+func (o Outcome) String() string {
+	return [...]string{"Progressing", "Unavailable", "Waiting", "Done", "Stalled"}[o]
+}
+
+// Result is an outcome with the words a person reads: the reason
+// (CamelCase) and a message saying what happens next or what to do.
+type Result struct {
+	Outcome Outcome
+	Reason  string
+	Message string
+}
+
+// Summarize sets Ready, Reconciling and Stalled from r.
+func Summarize(conds *[]metav1.Condition, generation int64, r Result) {
+	set := func(t string, on bool, reason, msg string) {
+		s := metav1.ConditionFalse
+		if on {
+			s = metav1.ConditionTrue
+		}
+		meta.SetStatusCondition(conds, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: generation})
+	}
+	working := r.Outcome == Progressing || r.Outcome == Unavailable
+	ready := r.Outcome == Waiting || r.Outcome == Done
+	set(v1.ConditionReconciling, working, r.Reason, msgIf(working, r.Message))
+	set(v1.ConditionStalled, r.Outcome == Stalled, r.Reason, msgIf(r.Outcome == Stalled, r.Message))
+	set(v1.ConditionReady, ready, r.Reason, r.Message)
+}
+
+func msgIf(on bool, msg string) string {
+	if on {
+		return msg
+	}
+	return ""
+}
+
+// CarryTransitions keeps each condition's lastTransitionTime from before
+// when its status did not change, so a reconcile that derives every
+// condition afresh writes nothing when nothing changed.
+func CarryTransitions(before []metav1.Condition, after []metav1.Condition) {
+	for i := range after {
+		j := slices.IndexFunc(before, func(c metav1.Condition) bool { return c.Type == after[i].Type })
+		if j >= 0 && before[j].Status == after[i].Status {
+			after[i].LastTransitionTime = before[j].LastTransitionTime
+		}
+	}
+}
