@@ -143,7 +143,7 @@ type Pipeline struct {
 
 // Injector selects same-namespace objects that fill the package's
 // kpt.dev/config-injection points, as in Porch's PackageVariant.
-// +kubebuilder:validation:XValidation:rule="has(self.group) && self.group != '' || !has(self.kind) || self.kind == 'ConfigMap'",message="an injector without a group injects a ConfigMap: set group (and version) for any other kind"
+// +kubebuilder:validation:XValidation:rule="has(self.group) && size(self.group) > 0 || !has(self.kind) || self.kind == 'ConfigMap'",message="an injector without a group injects a ConfigMap: set group (and version) for any other kind"
 type Injector struct {
 	// group of the injected object; empty means the core group.
 	// +optional
