@@ -165,8 +165,13 @@ type TargetStatus struct {
 	// draft is the variant's draft PackageRevision.
 	// +optional
 	Draft string `json:"draft,omitempty"`
-	// ready is whether the variant is Ready.
+	// ready is whether the variant is up to date with its track (UpToDate).
 	Ready bool `json:"ready"`
+	// findings summarizes the render of the variant's draft: validators'
+	// and mutators' findings by severity with the first few, or why the
+	// pipeline failed; empty when clean.
+	// +optional
+	Findings string `json:"findings,omitempty"`
 	// message says why the row is not ready.
 	// +optional
 	Message string `json:"message,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -85,8 +86,13 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	pv.Status.Upstream = st
 
+	// The package exists when any revision of it is published, whatever its
+	// revision is called (a person's git tag app/v0.9.0, the branch's main).
 	owned := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool { return ownedBy(&pr, pv) })
-	if s.published != nil && !owned && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
+	exists := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool {
+		return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished
+	})
+	if exists && !owned && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
 		stall(s, "NotAdopted", fmt.Sprintf("package %q already exists in Repository %q and forkline did not create it; set adoptionPolicy: adoptExisting to take it over", pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo))
 		return ctrl.Result{}, nil
 	}
@@ -245,9 +251,16 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	return ctrl.Result{}, nil
 }
 
+// failedFunction is how Porch reports a pipeline function that failed
+// while it rendered a new draft.
+var failedFunction = regexp.MustCompile(`func eval "([^"]+)" failed: (.*)`)
+
 // diagnose names why Porch refused to make the target's draft: a problem
 // found in the upstream package's files, else Porch's own words.
 func (r *Reconciler) diagnose(ctx context.Context, s *scope, refusal error) string {
+	if m := failedFunction.FindStringSubmatch(refusal.Error()); m != nil {
+		return fmt.Sprintf("rendering the draft's pipeline failed: function %s: %s", m[1], m[2])
+	}
 	files, err := r.resources(ctx, s.pv.Namespace, s.selection.Target.Name)
 	if err == nil {
 		if problem := porch.Diagnose(files); problem != nil {
@@ -467,15 +480,27 @@ func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (ctrl.Result,
 	return ctrl.Result{}, nil
 }
 
-// checkRender stops a draft whose pipeline failed to render (Failed).
+// checkRender stops a draft whose pipeline failed to render, or whose
+// content is malformed (a resource defined twice), before it is proposed
+// (Failed).
 func (r *Reconciler) checkRender(_ context.Context, s *scope) (ctrl.Result, error) {
-	if rs := s.prr.Status.RenderStatus; rs.Err != "" {
-		s.pv.Status.Sync.RenderStatus = firstLine(rs.Err)
-		setPhase(s, v1.PhaseFailed, "rendering the draft's pipeline failed: "+firstLine(rs.Err))
+	if problem := porch.Diagnose(s.prr.Spec.Resources); problem != nil {
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s is malformed: %v; fix the upstream package (or the draft) so it can be proposed", s.draft.Name, problem))
+		return ctrl.Result{}, nil
+	}
+	sync := s.pv.Status.Sync
+	// Porch reports a render on the write that caused it (a later read has
+	// none): the record stands while the draft holds what forkline wrote.
+	summary := renderSummary(s.prr.Status.RenderStatus)
+	if summary == "OK" && sync.ContentHash == s.readHash && sync.RenderStatus != "" {
+		summary = sync.RenderStatus
+	}
+	sync.RenderStatus = summary
+	if why, failed := strings.CutPrefix(summary, renderFailed); failed {
+		setPhase(s, v1.PhaseFailed, "rendering the draft's pipeline failed: "+why+"; fix the failing function in the pipeline, then forkline renders the next write again")
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
-	s.pv.Status.Sync.RenderStatus = "OK"
 	return ctrl.Result{}, nil
 }
 
@@ -668,6 +693,7 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	if err := r.client.Update(ctx, prr); err != nil {
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
+	s.pv.Status.Sync.RenderStatus = renderSummary(prr.Status.RenderStatus)
 	return r.recordHash(ctx, s, porch.Hash(prr.Spec.Resources))
 }
 

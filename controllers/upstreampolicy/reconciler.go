@@ -45,6 +45,7 @@ const indexOwner = "forkline.owner"
 // Reconciler reconciles UpstreamPolicies.
 type Reconciler struct {
 	client             client.Client
+	reader             client.Reader // uncached: probing a selected kind
 	cache              cache.Cache
 	recorder           events.EventRecorder
 	skipNameValidation bool
@@ -63,7 +64,7 @@ func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation =
 
 // NewReconciler builds a reconciler on the manager's client.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
-	r := &Reconciler{client: mgr.GetClient(), cache: mgr.GetCache(), recorder: mgr.GetEventRecorder("forkline-upstreampolicy"), watched: map[schema.GroupVersionKind]bool{}}
+	r := &Reconciler{client: mgr.GetClient(), reader: mgr.GetAPIReader(), cache: mgr.GetCache(), recorder: mgr.GetEventRecorder("forkline-upstreampolicy"), watched: map[schema.GroupVersionKind]bool{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -93,11 +94,21 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 
 // watchSelected starts watching a kind an objectSelector names, so a new or
 // relabelled object updates its policy without waiting for a resync.
-func (r *Reconciler) watchSelected(gvk schema.GroupVersionKind) error {
+// A kind forkline may not list is a spec error, found by one uncached list
+// first: an informer on it would retry its 403s forever.
+func (r *Reconciler) watchSelected(ctx context.Context, gvk schema.GroupVersionKind) error {
 	r.watchedMu.Lock()
 	defer r.watchedMu.Unlock()
 	if r.watched[gvk] || r.controller == nil {
 		return nil
+	}
+	probe := &unstructured.UnstructuredList{}
+	probe.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.reader.List(ctx, probe, client.Limit(1)); err != nil {
+		if apierrors.IsForbidden(err) {
+			return &specError{"KindForbidden", fmt.Errorf("forkline may not list %s %s (%v); grant its ClusterRole get/list/watch on that kind, or select another", gvk.GroupVersion(), gvk.Kind, err)}
+		}
+		return err
 	}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
@@ -318,15 +329,17 @@ func (r *Reconciler) inputs(ctx context.Context, p *v1.UpstreamPolicy) (fanout.I
 				}
 				return in, fmt.Errorf("targets[%d]: looking up %s %s: %w", ti, os.APIVersion, os.Kind, err)
 			}
-			if err := r.watchSelected(gvk); err != nil {
+			if err := r.watchSelected(ctx, gvk); err != nil {
+				var bad *specError
+				if errors.As(err, &bad) {
+					bad.err = fmt.Errorf("targets[%d].objectSelector: %w", ti, bad.err)
+					return in, bad
+				}
 				return in, fmt.Errorf("targets[%d]: watching %s %s: %w", ti, os.APIVersion, os.Kind, err)
 			}
 			list := &unstructured.UnstructuredList{}
 			list.SetGroupVersionKind(schema.FromAPIVersionAndKind(os.APIVersion, os.Kind+"List"))
 			if err := r.client.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-				if apierrors.IsForbidden(err) {
-					return in, &specError{"KindForbidden", fmt.Errorf("targets[%d].objectSelector: forkline may not list %s %s (%v); grant its ClusterRole get/list/watch on that kind, or select another", ti, os.APIVersion, os.Kind, err)}
-				}
 				return in, fmt.Errorf("targets[%d]: listing %s %s: %w", ti, os.APIVersion, os.Kind, err)
 			}
 			in.Objects[ti] = list.Items
@@ -364,6 +377,9 @@ func rowFor(pv *v1.PackageVariant, d fanout.Variant) v1.TargetStatus {
 	}
 	if s := pv.Status.Sync; s != nil {
 		row.Phase, row.Draft = s.Phase, s.Draft
+		if s.RenderStatus != "OK" {
+			row.Findings = s.RenderStatus
+		}
 	}
 	row.Ready = meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate)
 	switch c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady); {

@@ -126,10 +126,10 @@ func TestBadInput(t *testing.T) {
 		{variant("unreleased-revision", "web", "", func(pv *v1.PackageVariant) { pv.Spec.Upstream.Versions, pv.Spec.Upstream.Revision = "", "v3.0.0" }), want(kstatus.CurrentStatus, "NothingToSync", "v3.0.0 is not published")},
 		{variant("unparsable-yaml", "broken", "1.x", nil), want(kstatus.FailedStatus, "Failed", "Porch refused the draft", "file broken.yaml does not parse as YAML")},
 		{variant("no-kptfile", "nokptfile", "1.x", nil), want(kstatus.FailedStatus, "UpstreamNotFound", `package "nokptfile"`)},
-		{variant("duplicate-resources", "dups", "1.x", nil), want(kstatus.FailedStatus, "", "defined twice")},
+		{variant("duplicate-resources", "dups", "1.x", nil), want(kstatus.FailedStatus, "Failed", "is malformed", "is defined twice")},
 		{variant("binary-file", "binary", "1.x", nil), want(kstatus.CurrentStatus, "Proposed", "")},
 		{variant("5mb-configmap", "big", "1.x", nil), want(kstatus.CurrentStatus, "Proposed", "")},
-		{variant("missing-function-image", "badfn", "1.x", nil), want(kstatus.FailedStatus, "Failed", "rendering the draft's pipeline failed", "does-not-exist")},
+		{variant("missing-function-image", "badfn", "1.x", nil), want(kstatus.FailedStatus, "Failed", "rendering the draft's pipeline failed: function ghcr.io/forkline/does-not-exist:v0.0.0")},
 		{variant("missing-injected-configmap", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Injectors = []v1.Injector{{Name: "no-such-config"}} }), want(kstatus.FailedStatus, "InjectedObjectNotFound", `spec.injectors[0] names ConfigMap "no-such-config"`)},
 		{variant("suspended", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Suspend = true }), want(kstatus.CurrentStatus, "Suspended", "spec.suspend is true")},
 		{variant("adopt-none", "web", "1.x", func(pv *v1.PackageVariant) {
