@@ -1,10 +1,21 @@
 package v1alpha1
 
-// Condition types. Ready, Reconciling and Stalled follow kstatus; the domain
-// conditions state their polarity.
+// Condition types. Ready, Reconciling and Stalled follow kstatus
+// (sigs.k8s.io/cli-utils/pkg/kstatus); the domain conditions state their
+// polarity and are removed once they no longer apply.
+//
+//	forkline working (merging, rendering)          Reconciling=True, Ready=False  -> InProgress
+//	Porch, git or the API server unavailable       Reconciling=True, Ready=False  -> InProgress
+//	waiting on a person (proposed, conflicted,     Ready=True, reason and message
+//	  edited, declined, suspended, release too       say what the person can do   -> Current
+//	  new, nothing matching yet)
+//	up to date                                     Ready=True (UpToDate)          -> Current
+//	a spec or content error a person must fix      Stalled=True, Ready=False      -> Failed
 const (
-	// ConditionReady is True when the downstream is in step with the target
-	// and nothing waits.
+	// ConditionReady is True when forkline has done all it can on its own:
+	// the downstream is up to date, or the next move is a person's (the
+	// reason says which). False while it works or when a person must fix
+	// something (then Stalled is True).
 	ConditionReady = "Ready"
 	// ConditionReconciling is True while forkline is making progress.
 	ConditionReconciling = "Reconciling"
