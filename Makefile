@@ -73,8 +73,8 @@ bench: ## Print the merge engine's time and allocations beside kyaml merge3's, m
 	go run ./bench/merge
 
 .PHONY: fuzz
-fuzz: ## Fuzz the merge engine for FUZZTIME (default 60s).
-	go test -run '^$$' -fuzz FuzzMerge -fuzztime $(or $(FUZZTIME),60s) ./internal/merge/
+fuzz: ## Fuzz the merge engine for FUZZTIME (default 10m; not part of `make test`).
+	go test -run '^$$' -fuzz FuzzMerge -fuzztime $(or $(FUZZTIME),10m) ./internal/merge/
 
 .PHONY: clean
 clean: ## Remove built binaries (the stack rebuilds them on demand).

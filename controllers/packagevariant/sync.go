@@ -486,7 +486,8 @@ func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (ctrl.Result,
 func (r *Reconciler) checkRender(_ context.Context, s *scope) (ctrl.Result, error) {
 	if problem := porch.Diagnose(s.prr.Spec.Resources); problem != nil {
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s is malformed: %v; fix the upstream package (or the draft) so it can be proposed", s.draft.Name, problem))
-		return ctrl.Result{}, nil
+		s.done = true
+		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
 	sync := s.pv.Status.Sync
 	// Porch reports a render on the write that caused it (a later read has
