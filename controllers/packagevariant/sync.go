@@ -519,9 +519,13 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		draft.Annotations = map[string]string{}
 	}
 	draft.Annotations[v1.AnnotationProposed] = s.now.UTC().Format(time.RFC3339)
+	// What forkline proposes is what it vouches for: recorded in the same
+	// write, so a person's later edit of a rejected clone shows as theirs.
+	draft.Annotations[v1.AnnotationContentHash] = s.readHash
 	if err := r.client.Update(ctx, draft); err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
+	s.pv.Status.Sync.ContentHash = s.readHash
 	log.FromContext(ctx).Info("proposed", "draft", draft.Name, "target", s.selection.Target.Revision)
 	r.awaitApproval(s, draft)
 	s.done = true
