@@ -140,6 +140,11 @@ type SyncStatus struct {
 	// draft's forkline.dev/content-hash annotation is the durable copy).
 	// +optional
 	ContentHash string `json:"contentHash,omitempty"`
+	// missingSince is when Porch first answered NotFound for the draft; it
+	// is called deleted by a person only once missing for 30 s (Porch can
+	// briefly lose a draft while it re-lists its repository).
+	// +optional
+	MissingSince *metav1.Time `json:"missingSince,omitempty"`
 	// message says what the sync waits on or why it failed.
 	// +optional
 	Message string `json:"message,omitempty"`

@@ -547,6 +547,10 @@ func (in *SyncStatus) DeepCopyInto(out *SyncStatus) {
 		*out = make([]Conflict, len(*in))
 		copy(*out, *in)
 	}
+	if in.MissingSince != nil {
+		in, out := &in.MissingSince, &out.MissingSince
+		*out = (*in).DeepCopy()
+	}
 	if in.StartedAt != nil {
 		in, out := &in.StartedAt, &out.StartedAt
 		*out = (*in).DeepCopy()

@@ -292,11 +292,16 @@ func (r *Reconciler) checkDeleted(ctx context.Context, s *scope) (ctrl.Result, b
 			return ctrl.Result{RequeueAfter: time.Second}, true, nil
 		case !apierrors.IsNotFound(err):
 			return ctrl.Result{}, false, fmt.Errorf("reading draft %s: %w", sync.Draft, err)
-		case sync.StartedAt != nil && s.now.Sub(sync.StartedAt.Time) < draftVisibleWithin:
+		case sync.MissingSince == nil || s.now.Sub(sync.MissingSince.Time) < draftVisibleWithin:
 			// Porch can answer NotFound for a draft it created a moment
-			// ago: only a lasting absence is a person's deletion.
+			// ago, or while it re-lists the repository: only a lasting
+			// absence is a person's deletion.
+			if sync.MissingSince == nil {
+				now := metav1.NewTime(s.now)
+				sync.MissingSince = &now
+			}
 			s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", sync.Draft))
-			return ctrl.Result{RequeueAfter: 2 * time.Second}, true, nil
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, true, nil
 		}
 	}
 	if takeRetry(pv) {
@@ -342,6 +347,9 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
 	}
 	s.draft = fresh
+	if pv.Status.Sync != nil {
+		pv.Status.Sync.MissingSince = nil
+	}
 	if pv.Status.Sync == nil || pv.Status.Sync.Draft != s.draft.Name {
 		started := metav1.NewTime(s.now)
 		pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: s.draft.Name, StartedAt: &started}
