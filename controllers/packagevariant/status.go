@@ -37,15 +37,7 @@ func dropDomainConditions(pv *v1.PackageVariant) {
 // ended: the outcome a step chose, or the class of the error it returned.
 // The one place that does.
 func summarize(before, pv *v1.PackageVariant, s *scope, err error, now time.Time) {
-	r := s.result
-	if err != nil {
-		r = status.FromError(err, before.Status.Conditions, now)
-	}
-	if r.Reason == "" {
-		r.Reason, r.Message = "Progressing", "syncing"
-	}
-	status.Summarize(&pv.Status.Conditions, pv.Generation, r)
-	status.CarryTransitions(before.Status.Conditions, pv.Status.Conditions)
+	status.Conclude(&pv.Status.Conditions, before.Status.Conditions, pv.Generation, s.result, err, now)
 }
 
 // end ends the reconcile here, with its outcome.

@@ -163,13 +163,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	before := p.DeepCopy()
 	var outcome status.Result
 	defer func() {
-		if err != nil {
-			outcome = status.FromError(err, before.Status.Conditions, time.Now())
-		} else {
+		if err == nil {
 			p.Status.ObservedGeneration = p.Generation
 		}
-		status.Summarize(&p.Status.Conditions, p.Generation, outcome)
-		status.CarryTransitions(before.Status.Conditions, p.Status.Conditions)
+		status.Conclude(&p.Status.Conditions, before.Status.Conditions, p.Generation, outcome, err, time.Now())
 		if !equality.Semantic.DeepEqual(before.Status, p.Status) {
 			if perr := r.client.Status().Patch(ctx, p, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 				err = fmt.Errorf("patching status: %w", perr)

@@ -76,9 +76,9 @@ func Since(r Result, prevReason, prevMessage string, now time.Time) Result {
 	return r
 }
 
-// FromError classes err, dating an outage from the Ready condition the
+// fromError classes err, dating an outage from the Ready condition the
 // object had before this reconcile.
-func FromError(err error, before []metav1.Condition, now time.Time) Result {
+func fromError(err error, before []metav1.Condition, now time.Time) Result {
 	r := Classify(err)
 	if prev := meta.FindStatusCondition(before, v1.ConditionReady); prev != nil {
 		return Since(r, prev.Reason, prev.Message, now)

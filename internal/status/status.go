@@ -15,6 +15,7 @@ package status
 
 import (
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,8 +54,23 @@ type Result struct {
 	Message string
 }
 
-// Summarize sets Ready, Reconciling and Stalled from r.
-func Summarize(conds *[]metav1.Condition, generation int64, r Result) {
+// Conclude sets Ready, Reconciling and Stalled at the end of a reconcile:
+// from r, or from the class of err when the reconcile returned one, keeping
+// the transition times of conditions whose status did not change since
+// before.
+func Conclude(conds *[]metav1.Condition, before []metav1.Condition, generation int64, r Result, err error, now time.Time) {
+	if err != nil {
+		r = fromError(err, before, now)
+	}
+	if r.Reason == "" {
+		r.Reason, r.Message = "Progressing", "syncing"
+	}
+	summarize(conds, generation, r)
+	carryTransitions(before, *conds)
+}
+
+// summarize sets Ready, Reconciling and Stalled from r.
+func summarize(conds *[]metav1.Condition, generation int64, r Result) {
 	set := func(t string, on bool, reason, msg string) {
 		s := metav1.ConditionFalse
 		if on {
@@ -76,10 +92,10 @@ func msgIf(on bool, msg string) string {
 	return ""
 }
 
-// CarryTransitions keeps each condition's lastTransitionTime from before
+// carryTransitions keeps each condition's lastTransitionTime from before
 // when its status did not change, so a reconcile that derives every
 // condition afresh writes nothing when nothing changed.
-func CarryTransitions(before []metav1.Condition, after []metav1.Condition) {
+func carryTransitions(before []metav1.Condition, after []metav1.Condition) {
 	for i := range after {
 		j := slices.IndexFunc(before, func(c metav1.Condition) bool { return c.Type == after[i].Type })
 		if j >= 0 && before[j].Status == after[i].Status {

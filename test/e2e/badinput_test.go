@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -296,14 +297,15 @@ func settle(ctx context.Context, t *testing.T, obj client.Object, w expectation)
 		if res, err = kstatus.Compute(u); err != nil {
 			return false, err
 		}
-		var conds []metav1.Condition
-		if raw, ok, _ := unstructured.NestedSlice(u.Object, "status", "conditions"); ok {
-			for _, r := range raw {
-				m, _ := r.(map[string]any)
-				conds = append(conds, metav1.Condition{Type: fmt.Sprint(m["type"]), Status: metav1.ConditionStatus(fmt.Sprint(m["status"])), Reason: fmt.Sprint(m["reason"]), Message: fmt.Sprint(m["message"])})
-			}
+		var st struct {
+			Status struct {
+				Conditions []metav1.Condition `json:"conditions"`
+			} `json:"status"`
 		}
-		ready = meta.FindStatusCondition(conds, v1.ConditionReady)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &st); err != nil {
+			return false, err
+		}
+		ready = meta.FindStatusCondition(st.Status.Conditions, v1.ConditionReady)
 		return matches(), nil
 	})
 	seen := "nothing yet"

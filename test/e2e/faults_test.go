@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -116,12 +117,7 @@ func TestPorchOutageDuringFanOut(t *testing.T) {
 }
 
 func readyOf(pv *v1.PackageVariant) *metav1.Condition {
-	for i := range pv.Status.Conditions {
-		if pv.Status.Conditions[i].Type == v1.ConditionReady {
-			return &pv.Status.Conditions[i]
-		}
-	}
-	return nil
+	return meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady)
 }
 
 func board(pvs []v1.PackageVariant) string {
