@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -102,6 +103,14 @@ func TestBadInput(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()
 	defer func() { stopManager(); <-done }()
+	// The policy selecting a forbidden kind goes with this test: any later
+	// manager reconciling it would be answered 403.
+	defer func() {
+		p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "policy-forbidden-kind"}}
+		if err := env.Client.Delete(context.Background(), p); err != nil && !apierrors.IsNotFound(err) {
+			t.Error(err)
+		}
+	}()
 
 	variant := func(name, pkg, versions string, edit func(*v1.PackageVariant)) *v1.PackageVariant {
 		pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
@@ -227,7 +236,7 @@ func TestBadInput(t *testing.T) {
 	people["person-deletes"].porchctl("rpkg", "del", drafts["person-deletes"])
 	people["person-approves"].porchctl("rpkg", "approve", drafts["person-approves"])
 	people["person-edits"].porchctl("rpkg", "reject", drafts["person-edits"])
-	editDraft(people["person-edits"], drafts["person-edits"], "replicas: 1", "replicas: 5")
+	editDraft(people["person-edits"], drafts["person-edits"], "image: registry.example.com/web:0.0.1", "image: registry.example.com/web:0.0.1-patched")
 	for _, c := range []struct {
 		name string
 		want expectation
