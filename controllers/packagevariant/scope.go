@@ -74,6 +74,10 @@ func trackFor(pv *v1.PackageVariant) (release.Track, error) {
 
 var downstreamRevision = regexp.MustCompile(`^v(\d+)$`)
 
+// releaseRevision is any published release's revision (v1, v0.9.0), not
+// a branch's placeholder.
+var releaseRevision = regexp.MustCompile(`^v\d`)
+
 // latestPublished is the newest published vN revision (not the branch's
 // "main" placeholder).
 func latestPublished(prs []porchv1alpha1.PackageRevision) *porchv1alpha1.PackageRevision {

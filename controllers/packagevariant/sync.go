@@ -86,11 +86,12 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	pv.Status.Upstream = st
 
-	// The package exists when any revision of it is published, whatever its
-	// revision is called (a person's git tag app/v0.9.0, the branch's main).
+	// The package exists when a release of it is published, whatever its
+	// version scheme (v1, or a person's git tag app/v0.9.0); the branch's
+	// placeholder (main) is not a release.
 	owned := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool { return ownedBy(&pr, pv) })
 	exists := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool {
-		return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished
+		return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && releaseRevision.MatchString(pr.Spec.Revision)
 	})
 	if exists && !owned && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
 		stall(s, "NotAdopted", fmt.Sprintf("package %q already exists in Repository %q and forkline did not create it; set adoptionPolicy: adoptExisting to take it over", pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo))
