@@ -2,6 +2,7 @@ package packagevariant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -71,15 +72,16 @@ func (r *Reconciler) claim(ctx context.Context, s *scope) error {
 		if !legacy && !stamp {
 			continue
 		}
-		patch := client.MergeFrom(pr.DeepCopy())
-		pr.OwnerReferences = slices.DeleteFunc(pr.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == s.pv.UID })
-		if stamp {
-			stampOwner(pr, s.pv)
-			if s.pv.Status.Sync != nil && s.pv.Status.Sync.Draft == pr.Name && s.pv.Status.Sync.ContentHash != "" {
-				pr.Annotations[v1.AnnotationContentHash] = s.pv.Status.Sync.ContentHash
+		err := r.revisions.Update(ctx, pr, func(pr *porchv1alpha1.PackageRevision) {
+			pr.OwnerReferences = slices.DeleteFunc(pr.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == s.pv.UID })
+			if stamp {
+				stampOwner(pr, s.pv)
+				if s.pv.Status.Sync != nil && s.pv.Status.Sync.Draft == pr.Name && s.pv.Status.Sync.ContentHash != "" {
+					pr.Annotations[v1.AnnotationContentHash] = s.pv.Status.Sync.ContentHash
+				}
 			}
-		}
-		if err := r.client.Patch(ctx, pr, patch); err != nil && !apierrors.IsNotFound(err) {
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !errors.Is(err, porch.ErrTerminating) {
 			return fmt.Errorf("recording the variant's ownership on %s: %w", pr.Name, err)
 		}
 		if legacy {

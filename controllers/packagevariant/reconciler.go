@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/status"
 )
 
@@ -33,10 +34,12 @@ const Finalizer = "forkline.dev/packagevariant"
 
 // Reconciler reconciles PackageVariants.
 type Reconciler struct {
-	client   client.Client // cached: variants, revisions, repositories
-	reader   client.Reader // uncached: PackageRevisionResources
-	recorder events.EventRecorder
-	now      func() time.Time
+	client client.Client // cached: variants, revisions, repositories
+	reader client.Reader // uncached: PackageRevisionResources
+	// revisions writes PackageRevisions, never finishing a deletion.
+	revisions porch.Revisions
+	recorder  events.EventRecorder
+	now       func() time.Time
 	// skipNameValidation lets a process run the controller more than once
 	// (a test restarting the manager).
 	skipNameValidation bool
@@ -55,10 +58,11 @@ func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation =
 // NewReconciler builds a reconciler on the manager's clients.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 	r := &Reconciler{
-		client:   mgr.GetClient(),
-		reader:   mgr.GetAPIReader(),
-		recorder: mgr.GetEventRecorder("forkline-packagevariant"),
-		now:      time.Now,
+		client:    mgr.GetClient(),
+		reader:    mgr.GetAPIReader(),
+		revisions: porch.Revisions{Client: mgr.GetClient(), Fresh: mgr.GetAPIReader()},
+		recorder:  mgr.GetEventRecorder("forkline-packagevariant"),
+		now:       time.Now,
 	}
 	for _, o := range opts {
 		o(r)

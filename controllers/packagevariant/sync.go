@@ -204,7 +204,20 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		if !isOurDraft(pr, pv) {
 			continue
 		}
+		if porch.Terminating(pr) {
+			if res, stop, err := r.collected(ctx, s, pr); err != nil || stop {
+				return res, err
+			}
+			continue
+		}
 		if pr.Annotations[v1.AnnotationSync] == s.key {
+			s.draft = pr
+			continue
+		}
+		if lostSyncRecord(pr, pv, target.Revision) {
+			if err := r.restoreSyncRecord(ctx, pr, s.key); err != nil {
+				return ctrl.Result{}, err
+			}
 			s.draft = pr
 			continue
 		}
@@ -250,6 +263,51 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	s.draft = created
 	return ctrl.Result{}, nil
+}
+
+// collected handles a draft of the variant that is being deleted though
+// nobody deleted it (a person's deletion of a draft without finalizers is
+// immediate): the garbage collector took Porch's record of the draft while
+// Porch briefly lost it. forkline finishes deleting its own untouched
+// draft and goes on in a new one; a draft a person edited or holds with a
+// finalizer stays as it is, and the variant waits for them (Edited).
+func (r *Reconciler) collected(ctx context.Context, s *scope, pr *porchv1alpha1.PackageRevision) (ctrl.Result, bool, error) {
+	edited, err := r.editedByPerson(ctx, pr, s.pv)
+	if err != nil {
+		return ctrl.Result{}, false, err
+	}
+	if edited || len(pr.Finalizers) > 0 {
+		setPhase(s, v1.PhaseEdited, fmt.Sprintf("draft %s holds a person's work and is being deleted (Porch's record of it was garbage-collected); forkline does not touch it: save the work (porchctl rpkg pull %s -n %s), then delete the draft to continue",
+			pr.Name, pr.Name, pr.Namespace))
+		s.pv.Status.Sync.EditedByPerson = true
+		s.done = true
+		return ctrl.Result{RequeueAfter: conflictPoll}, true, nil
+	}
+	if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, false, fmt.Errorf("finishing the deletion of draft %s: %w", pr.Name, err)
+	}
+	if sync := s.pv.Status.Sync; sync != nil && sync.Draft == pr.Name {
+		s.pv.Status.Sync = nil // not a person declining: start the sync again
+	}
+	r.event(s.pv, corev1.EventTypeWarning, "DraftCollected", "draft %s was being deleted by the garbage collector (Porch had briefly lost it); forkline finished deleting its own untouched draft and goes on in a new one", pr.Name)
+	return ctrl.Result{}, false, nil
+}
+
+// lostSyncRecord says whether a draft is the one the variant's status
+// names for this target, with its sync annotation gone: Porch re-lists a
+// draft it briefly lost with none of its annotations (claim has put the
+// owner back), and that draft is still the sync's, not an older one.
+func lostSyncRecord(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant, target string) bool {
+	sync := pv.Status.Sync
+	return pr.Annotations[v1.AnnotationSync] == "" && sync != nil && sync.Draft == pr.Name && sync.To == target
+}
+
+func (r *Reconciler) restoreSyncRecord(ctx context.Context, pr *porchv1alpha1.PackageRevision, key string) error {
+	err := r.revisions.Update(ctx, pr, func(pr *porchv1alpha1.PackageRevision) { pr.Annotations[v1.AnnotationSync] = key })
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("restoring the sync record of %s: %w", pr.Name, err)
+	}
+	return nil
 }
 
 // failedFunction is how Porch reports a pipeline function that failed
@@ -346,6 +404,15 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	case err != nil:
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
+	}
+	if porch.Terminating(fresh) {
+		// Being deleted, and no event told the cache: handled as findDraft
+		// does, then looked at again.
+		if res, stop, err := r.collected(ctx, s, fresh); err != nil || stop {
+			return res, err
+		}
+		s.done = true
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	s.draft = fresh
 	if pv.Status.Sync != nil {
@@ -523,15 +590,18 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), draft); err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
 	}
-	draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
-	if draft.Annotations == nil {
-		draft.Annotations = map[string]string{}
-	}
-	draft.Annotations[v1.AnnotationProposed] = s.now.UTC().Format(time.RFC3339)
-	// What forkline proposes is what it vouches for: recorded in the same
-	// write, so a person's later edit of a rejected clone shows as theirs.
-	draft.Annotations[v1.AnnotationContentHash] = s.readHash
-	if err := r.client.Update(ctx, draft); err != nil {
+	err := r.revisions.Update(ctx, draft, func(draft *porchv1alpha1.PackageRevision) {
+		draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+		if draft.Annotations == nil {
+			draft.Annotations = map[string]string{}
+		}
+		draft.Annotations[v1.AnnotationProposed] = s.now.UTC().Format(time.RFC3339)
+		// What forkline proposes is what it vouches for: recorded in the
+		// same write, so a person's later edit of a rejected clone shows
+		// as theirs.
+		draft.Annotations[v1.AnnotationContentHash] = s.readHash
+	})
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
 	s.pv.Status.Sync.ContentHash = s.readHash
@@ -714,18 +784,18 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 // recordHash sets (or, empty, removes) the draft's content-hash annotation
 // and mirrors it in status.
 func (r *Reconciler) recordHash(ctx context.Context, s *scope, hash string) error {
-	draft := s.draft
-	patch := client.MergeFrom(draft.DeepCopy())
-	if draft.Annotations == nil {
-		draft.Annotations = map[string]string{}
-	}
-	if hash == "" {
-		delete(draft.Annotations, v1.AnnotationContentHash)
-	} else {
-		draft.Annotations[v1.AnnotationContentHash] = hash
-	}
-	if err := r.client.Patch(ctx, draft, patch); err != nil {
-		return fmt.Errorf("recording what forkline wrote to %s: %w", draft.Name, err)
+	err := r.revisions.Update(ctx, s.draft, func(draft *porchv1alpha1.PackageRevision) {
+		if draft.Annotations == nil {
+			draft.Annotations = map[string]string{}
+		}
+		if hash == "" {
+			delete(draft.Annotations, v1.AnnotationContentHash)
+		} else {
+			draft.Annotations[v1.AnnotationContentHash] = hash
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("recording what forkline wrote to %s: %w", s.draft.Name, err)
 	}
 	s.pv.Status.Sync.ContentHash = hash
 	return nil
@@ -862,8 +932,14 @@ func (r *Reconciler) retire(ctx context.Context, pv *v1.PackageVariant, pr *porc
 		if !downstreamRevision.MatchString(pr.Spec.Revision) {
 			return nil // the branch's placeholder
 		}
-		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDeletionProposed
-		if err := r.client.Update(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
+		err := r.revisions.Update(ctx, pr, func(pr *porchv1alpha1.PackageRevision) {
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDeletionProposed
+		})
+		if errors.Is(err, porch.ErrTerminating) {
+			r.event(pv, corev1.EventTypeWarning, "ReleaseTerminating", "%s is marked for deletion (Porch's record of it was garbage-collected) and any write would delete it for real: forkline leaves it as it is", pr.Name)
+			return nil
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("proposing %s for deletion: %w", pr.Name, err)
 		}
 	}

@@ -20,12 +20,13 @@ type process struct {
 	err  error
 }
 
-// startProcess runs bin with args, logging to dir/<name>.log. The kernel
+// startProcess runs bin with args, logging to dir/<name>.log (appended to,
+// so a restarted process keeps its earlier log). The kernel
 // kills the process if the stack's own process dies (Pdeathsig), so even a
 // test binary killed by a timeout leaves nothing behind.
 func startProcess(dir, name, bin string, args []string, env []string) (*process, error) {
 	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}

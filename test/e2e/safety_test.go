@@ -12,6 +12,8 @@ import (
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -198,6 +200,86 @@ func TestDeletionKeepsPublishedAndEditedWork(t *testing.T) {
 		if c.edited {
 			mustContain(t, c.name+" edited draft", v.draftResources(proposals[c.name])["deployment.yaml"], "replicas: 5")
 		}
+	}
+}
+
+// collectRecord deletes Porch's internal record of a revision (its
+// PackageRev, owned by the revision) the way the garbage collector does
+// when Porch has briefly lost the revision from its cache: the revision
+// stays, terminating, and Porch hard-deletes it on its next plain update.
+func collectRecord(ctx context.Context, t *testing.T, ns, name string) {
+	t.Helper()
+	record := &unstructured.Unstructured{}
+	record.SetGroupVersionKind(schema.GroupVersionKind{Group: "config.porch.kpt.dev", Version: "v1alpha1", Kind: "PackageRev"})
+	record.SetNamespace(ns)
+	record.SetName(name)
+	if err := env.Client.Delete(ctx, record, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatalf("deleting the PackageRev of %s: %v", name, err)
+	}
+}
+
+// TestCollectedRecordsLoseNothing: the garbage collector takes Porch's
+// records of a published revision and of forkline's proposal (as it does
+// when Porch briefly loses them while it re-lists a repository). forkline
+// never writes to a terminating revision, which would make Porch delete it
+// for real: the release and its git tag survive even the variant's
+// deletion under deletionPolicy delete, and the sync goes on in a new
+// proposal.
+func TestCollectedRecordsLoseNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ns := "gc-e2e"
+	if err := smoke.PushUpstreamReleases(env, "gc-upstream", "app", "1.21.2", "1.21.3"); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, ns, "gc-upstream", "app", "v1.21.3", "gc-down")
+	stop := startManager(t)
+	defer stop()
+	pv := newVariant(ns, "a", "gc-upstream", "gc-down", "1.21.x", v1.DeletionDelete)
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	got := v.waitVariant("v1.21.2 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
+	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
+	got = v.waitVariant("v1.21.3 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.3"))
+	proposal, release := got.Status.Sync.Draft, latestDownstream(t, v.downstreamOf("gc-down")).Name
+
+	collectRecord(ctx, t, ns, release)
+	collectRecord(ctx, t, ns, proposal)
+	// Porch sends no event for it; in the race, its re-list does. Here a
+	// touch of the variant makes forkline look.
+	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) { pv.Annotations = map[string]string{"test.forkline.dev/look": "1"} })
+	// forkline finishes deleting its untouched proposal and proposes again
+	// (in the workspace, so under the name, that is free again).
+	collected := func() bool {
+		events, _ := env.Kubectl(ctx, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=a,reason=DraftCollected", "-o", "custom-columns=MESSAGE:.message")
+		return strings.Contains(events, proposal)
+	}
+	got = v.waitVariant("proposed again", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		again := &porchv1alpha1.PackageRevision{}
+		return phaseIs(v1.PhaseProposed, "v1.21.3")(pv) && collected() &&
+			env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pv.Status.Sync.Draft}, again) == nil && again.DeletionTimestamp == nil
+	})
+	t.Logf("the collected proposal %s was deleted and proposed again as %s", proposal, got.Status.Sync.Draft)
+
+	// Deleting the variant would propose the release for deletion: not a
+	// terminating one, which that write would delete for real.
+	if err := env.Client.Delete(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	waitDeleted(ctx, t, pv)
+	time.Sleep(gcGrace)
+	kept := &porchv1alpha1.PackageRevision{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: release}, kept); err != nil {
+		t.Errorf("the published release %s is gone: %v", release, err)
+	} else if kept.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished {
+		t.Errorf("the published release %s is %s", release, kept.Spec.Lifecycle)
+	}
+	refs := lsRemote(t, "gc-down")
+	t.Logf("git ls-remote gc-down after the variant's deletion: %s", refs)
+	if !strings.Contains(refs, "refs/tags/app/v1") {
+		t.Errorf("the release tag app/v1 is gone from git: %s", refs)
 	}
 }
 

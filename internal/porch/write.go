@@ -1,0 +1,96 @@
+package porch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	"gomodules.xyz/jsonpatch/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Terminating says whether a revision is being deleted. Porch finishes the
+// deletion of a terminating revision on the next update that leaves it
+// without finalizers, whatever that update was for.
+func Terminating(pr *porchv1alpha1.PackageRevision) bool {
+	return pr.DeletionTimestamp != nil
+}
+
+// ErrTerminating is returned instead of writing to a revision that is
+// being deleted.
+var ErrTerminating = errors.New("the revision is being deleted")
+
+// testOp is a JSON patch test; unlike jsonpatch.Operation it sends a null
+// value, which tests that the field is absent.
+type testOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// notTerminating is the first operation of every patch forkline sends a
+// revision: the API server applies the patch to the revision as Porch
+// holds it at that moment, and rejects the whole patch when it has a
+// deletionTimestamp.
+var notTerminating = testOp{Op: "test", Path: "/metadata/deletionTimestamp", Value: nil}
+
+// Revisions writes PackageRevisions without ever finishing a deletion.
+//
+// Why: Porch keeps a revision's metadata in an internal object owned by
+// the revision. When Porch briefly drops a revision from its cache (it
+// re-lists a repository while a draft is created), the garbage collector
+// finds the owner missing and deletes that object, leaving the revision
+// terminating; Porch then hard-deletes the revision on its next plain
+// update, published or not. Porch sends no event for it, so a cache can
+// show the revision alive.
+type Revisions struct {
+	Client client.Writer
+	// Fresh reads past any cache: it tells a terminating revision apart
+	// when the API server refuses a patch.
+	Fresh client.Reader
+}
+
+// Update writes what mutate changes in a revision (metadata, lifecycle) as
+// one JSON patch that holds only if the revision is not being deleted;
+// ErrTerminating when it is.
+func (w Revisions) Update(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision)) error {
+	if Terminating(pr) {
+		return fmt.Errorf("%s: %w", pr.Name, ErrTerminating)
+	}
+	before, err := json.Marshal(pr)
+	if err != nil {
+		return err
+	}
+	mutate(pr)
+	after, err := json.Marshal(pr)
+	if err != nil {
+		return err
+	}
+	ops, err := jsonpatch.CreatePatch(before, after)
+	if err != nil || len(ops) == 0 {
+		return err
+	}
+	patch := []any{notTerminating}
+	for _, op := range ops {
+		patch = append(patch, op)
+	}
+	data, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	err = w.Client.Patch(ctx, pr, client.RawPatch(types.JSONPatchType, data))
+	if err != nil && !apierrors.IsNotFound(err) {
+		// The test failed (the API server answers 422 Invalid), or the
+		// write failed for another reason: a fresh read tells which.
+		fresh := &porchv1alpha1.PackageRevision{}
+		if gerr := w.Fresh.Get(ctx, client.ObjectKeyFromObject(pr), fresh); gerr == nil && Terminating(fresh) {
+			pr.DeletionTimestamp = fresh.DeletionTimestamp
+			return fmt.Errorf("%s: %w", pr.Name, ErrTerminating)
+		}
+	}
+	return err
+}
