@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +18,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/porch"
+	"github.com/forkline/forkline/internal/release"
 )
 
 // ownedBy says whether forkline made a revision for this variant: by the
@@ -42,15 +44,23 @@ func hasOwnerRef(pr *porchv1alpha1.PackageRevision, uid types.UID) bool {
 	return slices.ContainsFunc(pr.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == uid })
 }
 
-// recognized says whether the variant's own status names a revision that
-// lost its annotations (Porch drops them when its Repository is deleted and
-// registered again): the draft of the current sync, or a published
-// revision in its history.
+// recognized says whether a revision without annotations is the variant's:
+// one its status names (Porch drops annotations when its Repository is
+// deleted and registered again, or re-lists a draft during its creation):
+// the draft of the current sync or a published revision in its history;
+// or a draft in a forkline workspace with no metadata at all. Workspaces
+// named forkline-* in a managed package are forkline's.
 func recognized(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) bool {
 	if pr.Annotations[v1.AnnotationOwnerUID] != "" {
 		return false // another variant's, or one a person claimed
 	}
 	if s := pv.Status.Sync; s != nil && s.Draft == pr.Name {
+		return true
+	}
+	if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft && len(pr.Annotations) == 0 &&
+		strings.HasPrefix(string(pr.Spec.WorkspaceName), release.WorkspacePrefix) {
+		// Porch pushed the draft but never recorded its metadata: the
+		// request creating it was cut off. The workspace names forkline.
 		return true
 	}
 	if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || pr.Spec.Revision == "" {
@@ -158,6 +168,16 @@ func (r *Reconciler) editedByPerson(ctx context.Context, pr *porchv1alpha1.Packa
 		return false, err
 	}
 	return porch.Hash(now) != recorded, nil
+}
+
+// workspaceOf says whether ws is base or one of freeWorkspace's base-N.
+func workspaceOf(ws, base string) bool {
+	if ws == base {
+		return true
+	}
+	n, ok := strings.CutPrefix(ws, base+"-")
+	i, err := strconv.Atoi(n)
+	return ok && err == nil && i >= 2
 }
 
 // freeWorkspace is the first of base, base-2, base-3, ... that no revision

@@ -35,6 +35,22 @@ func TestFreeWorkspace(t *testing.T) {
 	}
 }
 
+func TestWorkspaceOf(t *testing.T) {
+	for ws, want := range map[string]bool{
+		"forkline-v1-21-3":    true,
+		"forkline-v1-21-3-2":  true,
+		"forkline-v1-21-3-12": true,
+		"forkline-v1-21-30":   false,
+		"forkline-v1-21-3-x":  false,
+		"forkline-v1-21":      false,
+		"by-hand":             false,
+	} {
+		if got := workspaceOf(ws, "forkline-v1-21-3"); got != want {
+			t.Errorf("workspaceOf(%q) = %v, want %v", ws, got, want)
+		}
+	}
+}
+
 func TestRecognized(t *testing.T) {
 	pv := &v1.PackageVariant{}
 	pv.UID = "u1"
@@ -58,6 +74,8 @@ func TestRecognized(t *testing.T) {
 		"a published revision it never recorded": {pr("down-v2", "v2", porchv1alpha1.PackageRevisionLifecyclePublished, ""), false},
 		"another variant's revision":             {pr("down-v1", "v1", porchv1alpha1.PackageRevisionLifecyclePublished, "u2"), false},
 		"a person's draft":                       {pr("mine", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), false},
+		"a draft whose creation was cut off":     {inWorkspace(pr("cut", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3"), true},
+		"a proposal in a forkline workspace":     {inWorkspace(pr("prop", "", porchv1alpha1.PackageRevisionLifecycleProposed, ""), "forkline-v1-21-3"), false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -66,4 +84,9 @@ func TestRecognized(t *testing.T) {
 			}
 		})
 	}
+}
+
+func inWorkspace(pr *porchv1alpha1.PackageRevision, ws string) *porchv1alpha1.PackageRevision {
+	pr.Spec.WorkspaceName = porchv1alpha1.WorkspaceName(ws)
+	return pr
 }

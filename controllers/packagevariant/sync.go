@@ -214,7 +214,7 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 			s.draft = pr
 			continue
 		}
-		if lostSyncRecord(pr, pv, target.Revision) {
+		if lostSyncRecord(pr, s) {
 			if err := r.restoreSyncRecord(ctx, pr, s.key); err != nil {
 				return ctrl.Result{}, err
 			}
@@ -231,10 +231,9 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 			s.done = true
 			return ctrl.Result{RequeueAfter: conflictPoll}, nil
 		}
-		if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("moving draft %s to %s: %w", pr.Name, target.Revision, err)
+		if deleted, err := r.deleteOwnDraft(ctx, s, pr); err != nil || !deleted {
+			return ctrl.Result{RequeueAfter: time.Second}, err
 		}
-		pv.Status.Sync = nil // forkline's own deletion: not a person declining
 		r.event(pv, corev1.EventTypeNormal, "DraftMoved", "draft %s for an older upstream revision, untouched, replaced by one for %s", pr.Name, target.Revision)
 	}
 	if s.draft != nil {
@@ -283,23 +282,44 @@ func (r *Reconciler) collected(ctx context.Context, s *scope, pr *porchv1alpha1.
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, true, nil
 	}
-	if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, false, fmt.Errorf("finishing the deletion of draft %s: %w", pr.Name, err)
-	}
-	if sync := s.pv.Status.Sync; sync != nil && sync.Draft == pr.Name {
-		s.pv.Status.Sync = nil // not a person declining: start the sync again
+	if deleted, err := r.deleteOwnDraft(ctx, s, pr); err != nil || !deleted {
+		return ctrl.Result{RequeueAfter: time.Second}, true, err
 	}
 	r.event(s.pv, corev1.EventTypeWarning, "DraftCollected", "draft %s was being deleted by the garbage collector (Porch had briefly lost it); forkline finished deleting its own untouched draft and goes on in a new one", pr.Name)
 	return ctrl.Result{}, false, nil
 }
 
-// lostSyncRecord says whether a draft is the one the variant's status
-// names for this target, with its sync annotation gone: Porch re-lists a
-// draft it briefly lost with none of its annotations (claim has put the
-// owner back), and that draft is still the sync's, not an older one.
-func lostSyncRecord(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant, target string) bool {
-	sync := pv.Status.Sync
-	return pr.Annotations[v1.AnnotationSync] == "" && sync != nil && sync.Draft == pr.Name && sync.To == target
+// deleteOwnDraft deletes one of forkline's untouched drafts once the
+// status no longer names it. Killed between the two writes, forkline would
+// otherwise find a status naming a draft that is gone, which reads as a
+// person's deletion. While the status names it, it only clears the status
+// and ends the reconcile (false): that status patch comes first, and the
+// next reconcile deletes.
+func (r *Reconciler) deleteOwnDraft(ctx context.Context, s *scope, pr *porchv1alpha1.PackageRevision) (bool, error) {
+	if sync := s.pv.Status.Sync; sync != nil && sync.Draft == pr.Name {
+		s.pv.Status.Sync = nil
+		s.end(status.Progressing, "ReplacingDraft", fmt.Sprintf("replacing draft %s", pr.Name))
+		s.done = true
+		return false, nil
+	}
+	if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("deleting draft %s: %w", pr.Name, err)
+	}
+	return true, nil
+}
+
+// lostSyncRecord says whether a draft without a sync annotation is this
+// sync's: the one the status names, or one in this sync's workspace. Porch
+// lists a draft with none of forkline's annotations when it lost them (it
+// re-lists a repository while the draft is created) or never recorded them
+// (the request creating it was cut off); claim has put the owner back.
+func lostSyncRecord(pr *porchv1alpha1.PackageRevision, s *scope) bool {
+	if pr.Annotations[v1.AnnotationSync] != "" {
+		return false
+	}
+	sync := s.pv.Status.Sync
+	named := sync != nil && sync.Draft == pr.Name && sync.To == s.selection.Target.Revision
+	return named || workspaceOf(string(pr.Spec.WorkspaceName), release.Workspace(s.key))
 }
 
 func (r *Reconciler) restoreSyncRecord(ctx context.Context, pr *porchv1alpha1.PackageRevision, key string) error {

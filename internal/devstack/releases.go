@@ -16,7 +16,9 @@ type Release struct {
 // PushReleases commits each release of package pkg in order to the git
 // repository name (created if missing) and tags it <pkg>/v<version>, the
 // way an upstream publishes releases Porch lists as Published revisions.
-// Each release replaces the package directory's whole content.
+// Each release replaces the package directory's whole content. It pushes
+// through the file system, so an upstream can publish while its HTTP
+// endpoint is down (GitServer.SetDown).
 func (s *Stack) PushReleases(name, pkg string, releases ...Release) error {
 	if _, err := os.Stat(filepath.Join(s.Git.Root, name+".git")); os.IsNotExist(err) {
 		if err := s.Git.CreateRepo(name); err != nil {
@@ -28,7 +30,7 @@ func (s *Stack) PushReleases(name, pkg string, releases ...Release) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := Git("", "clone", "--quiet", s.Git.RepoURL(name), work); err != nil {
+	if err := Git("", "clone", "--quiet", filepath.Join(s.Git.Root, name+".git"), work); err != nil {
 		return err
 	}
 	if err := Git(work, "checkout", "--quiet", "-B", "main"); err != nil {

@@ -189,11 +189,14 @@ func find(revisions []Revision, revision string) *Revision {
 	return nil
 }
 
+// WorkspacePrefix starts every workspace forkline names.
+const WorkspacePrefix = "forkline-"
+
 // Workspace is the deterministic draft workspace for a target, so a
 // restarted controller finds its draft: v1.21.3 -> forkline-v1-21-3.
 func Workspace(revision string) string {
 	var b strings.Builder
-	b.WriteString("forkline-")
+	b.WriteString(WorkspacePrefix)
 	for _, r := range strings.ToLower(revision) {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':

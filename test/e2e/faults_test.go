@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -135,4 +137,121 @@ func board(pvs []v1.PackageVariant) string {
 		out += fmt.Sprintf("%s %s Ready=%s %s: %s\n", pv.Name, phase, ready.Status, ready.Reason, firstLineOf(ready.Message))
 	}
 	return out
+}
+
+// TestGitOutages takes the upstream git repository away for 30 s, then one
+// downstream repository. Porch serves what it already listed from its
+// cache, so the upstream outage breaks nothing: no variant is blamed or
+// Failed, and a release published meanwhile is proposed once Porch can
+// fetch it. The downstream outage stops the draft Porch must push: that
+// variant says git is unavailable, and since when, while its sibling goes
+// on; both converge once the repository is back. The test prints the
+// recovery times.
+func TestGitOutages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	const ns = "fault-git"
+	if err := smoke.PushUpstreamReleases(env, "gout-upstream", "app", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	branches := []string{"gout-a", "gout-b"}
+	registerRepos(ctx, t, ns, "gout-upstream", "app", "v1.0.0", branches...)
+	stop := startManager(t)
+	defer stop()
+	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
+	p.Spec.Upstream = v1.PackageRef{Repo: "gout-upstream", Package: "app"}
+	p.Spec.Targets = []v1.Target{{Repositories: []v1.RepositoryTarget{
+		{Repo: "gout-a", ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}},
+		{Repo: "gout-b", ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}},
+	}}}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	v := &variantTest{t: t, ctx: ctx, ns: ns}
+	variants := func() []v1.PackageVariant {
+		var list v1.PackageVariantList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		return list.Items
+	}
+	// proposed waits until every branch proposes release, then approves.
+	proposed := func(release string, since time.Time, what string) {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+			pvs := variants()
+			for i := range pvs {
+				if !phaseIs(v1.PhaseProposed, release)(&pvs[i]) {
+					return false, nil
+				}
+			}
+			return len(pvs) == len(branches), nil
+		})
+		if err != nil {
+			t.Fatalf("not every branch proposed %s: %v\n%s", release, err, board(variants()))
+		}
+		t.Logf("every branch proposed %s %s after %s", release, time.Since(since).Round(100*time.Millisecond), what)
+		for _, pv := range variants() {
+			v.porchctl("rpkg", "approve", pv.Status.Sync.Draft)
+		}
+	}
+	// stays checks, for the outage's 30 s, that no variant is Failed and
+	// returns the last thing each one said.
+	stays := func() map[string]string {
+		said := map[string]string{}
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+			for _, pv := range variants() {
+				if s := pv.Status.Sync; s != nil && s.Phase == v1.PhaseFailed {
+					t.Fatalf("%s is Failed during a git outage: %s", pv.Name, s.Message)
+				}
+				if meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionStalled) {
+					t.Fatalf("%s is Stalled during a git outage:\n%s", pv.Name, board(variants()))
+				}
+				if r := readyOf(&pv); r != nil {
+					said[pv.Name] = r.Reason + ": " + firstLineOf(r.Message)
+				}
+			}
+		}
+		return said
+	}
+	proposed("v1.0.0", time.Now(), "fan-out")
+
+	env.Git.SetDown("gout-upstream", true)
+	t.Log("upstream git repository down; upstream publishes v1.0.1 meanwhile")
+	if err := smoke.PushUpstreamReleases(env, "gout-upstream", "app", "1.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	for name, said := range stays() {
+		t.Logf("during the upstream outage, %s: %s", name, said)
+		if strings.Contains(said, "Unavailable") {
+			t.Errorf("%s blames an outage that does not stop it: %s", name, said)
+		}
+	}
+	env.Git.SetDown("gout-upstream", false)
+	proposed("v1.0.1", time.Now(), "the upstream's return (Porch fetches every 10 s)")
+
+	env.Git.SetDown("gout-a", true)
+	t.Log("downstream git repository gout-a down; upstream publishes v1.0.2")
+	if err := smoke.PushUpstreamReleases(env, "gout-upstream", "app", "1.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	said := stays()
+	for name, s := range said {
+		t.Logf("during gout-a's outage, %s: %s", name, s)
+	}
+	mustContain(t, "gout-a during its outage", said["app-gout-a-app"], "GitUnavailable", "unavailable since")
+	mustContain(t, "gout-b during gout-a's outage", said["app-gout-b-app"], "Proposed", "v1.0.2")
+	env.Git.SetDown("gout-a", false)
+	proposed("v1.0.2", time.Now(), "gout-a's return")
+	for _, b := range branches {
+		drafts := 0
+		for _, pr := range v.downstreamOf(b) {
+			if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished {
+				drafts++
+			}
+		}
+		if drafts != 0 {
+			t.Errorf("%s holds %d unpublished revisions after the outages, want none (no duplicate drafts)", b, drafts)
+		}
+	}
 }
