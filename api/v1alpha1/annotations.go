@@ -8,6 +8,12 @@ const (
 	//   kubectl annotate packagevariant NAME forkline.dev/retry="$(date +%s)" --overwrite
 	// status.lastHandledRetry records the value acted on.
 	AnnotationRetry = "forkline.dev/retry"
+	// AnnotationHold on a PackageVariant or on its draft PackageRevision
+	// holds automatic approval of that change, with the value as the reason
+	// shown in status; merging and proposing go on. Remove it to let the
+	// change go on:
+	//   kubectl annotate packagevariant NAME forkline.dev/hold="waiting for the CAB"
+	AnnotationHold = "forkline.dev/hold"
 )
 
 // Annotations forkline keeps on the downstream PackageRevisions it makes.
@@ -32,4 +38,7 @@ const (
 	// AnnotationProposed is set when forkline proposes the draft; a draft
 	// carrying it that is a Draft again was rejected by a person.
 	AnnotationProposed = "forkline.dev/proposed"
+	// AnnotationApprovedAt is set, in the same write, when forkline itself
+	// approves a proposal: the record its rate limits count.
+	AnnotationApprovedAt = "forkline.dev/approved-at"
 )

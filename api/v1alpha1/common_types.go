@@ -258,7 +258,9 @@ const (
 type Weekday string
 
 // ApprovalWindow is a weekly time range in which automatic approval may act.
-// +kubebuilder:validation:XValidation:rule="self.start < self.end",message="window start must be before its end"
+// A window whose end is before its start runs past midnight (22:00-04:00),
+// counted from the days it opens.
+// +kubebuilder:validation:XValidation:rule="self.start != self.end",message="window start and end must differ (an end before the start runs past midnight)"
 type ApprovalWindow struct {
 	// days the window is open; empty means every day.
 	// +optional

@@ -28,7 +28,10 @@ const (
 	// ConditionConflicted is True while the draft holds unresolved merge
 	// conflicts (abnormal-true).
 	ConditionConflicted = "Conflicted"
-	// ConditionAwaitingApproval is True while a proposed draft waits for a
-	// person or an approval window (abnormal-true).
+	// ConditionAwaitingApproval is True while a proposed draft waits
+	// (abnormal-true): for a person (reason Proposed), or, with Automatic
+	// approval, for the gate its reason names: NotClean, Held,
+	// OutsideWindow, RateLimited or PolicyRateLimited; the message says
+	// when that gate opens.
 	ConditionAwaitingApproval = "AwaitingApproval"
 )

@@ -168,6 +168,11 @@ type SyncRecord struct {
 	// revision is the downstream revision published, e.g. "v3".
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// approvedBy is who approved it: forkline (automatic approval) or a
+	// person.
+	// +optional
+	// +kubebuilder:validation:Enum=forkline;person
+	ApprovedBy string `json:"approvedBy,omitempty"`
 	// startedAt is when the sync began.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`

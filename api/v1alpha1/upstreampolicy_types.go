@@ -138,6 +138,21 @@ type UpstreamPolicySpec struct {
 	// suspend holds every variant of the policy.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// rollout paces automatic approvals across the policy's variants.
+	// +optional
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout paces automatic approvals across a policy's variants, so a fleet
+// of branches is not approved in one burst.
+type Rollout struct {
+	// maxPublishesPerHour is the budget of automatic approvals per hour
+	// shared by all the policy's variants.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	MaxPublishesPerHour *int32 `json:"maxPublishesPerHour,omitempty"`
 }
 
 // TargetStatus is one row of the policy's status board: one generated variant.

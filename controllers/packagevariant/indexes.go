@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/fanout"
 )
 
 // Field indexes, so a reconcile reads one package's revisions and a
@@ -74,6 +75,20 @@ func (r *Reconciler) variantsFor(ctx context.Context, o client.Object) []reconci
 				reqs = append(reqs, reconcile.Request{NamespacedName: nn})
 			}
 		}
+	}
+	return reqs
+}
+
+// variantsOfPolicy maps an UpstreamPolicy to the variants it generated: a
+// change of its spec (a new rollout budget) may open an approval gate.
+func (r *Reconciler) variantsOfPolicy(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1.PackageVariantList
+	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingLabels{fanout.PolicyLabel: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, pv := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pv.Namespace, Name: pv.Name}})
 	}
 	return reqs
 }

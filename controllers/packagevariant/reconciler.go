@@ -17,11 +17,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/porch"
@@ -38,6 +40,8 @@ type Reconciler struct {
 	reader client.Reader // uncached: PackageRevisionResources
 	// revisions writes PackageRevisions, never finishing a deletion.
 	revisions porch.Revisions
+	// approvals are this process's own, until the cache shows them.
+	approvals *approvals
 	recorder  events.EventRecorder
 	now       func() time.Time
 	// skipNameValidation lets a process run the controller more than once
@@ -61,6 +65,7 @@ func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 		client:    mgr.GetClient(),
 		reader:    mgr.GetAPIReader(),
 		revisions: porch.Revisions{Client: mgr.GetClient(), Fresh: mgr.GetAPIReader()},
+		approvals: &approvals{},
 		recorder:  mgr.GetEventRecorder("forkline-packagevariant"),
 		now:       time.Now,
 	}
@@ -79,6 +84,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		For(&v1.PackageVariant{}).
 		Watches(&porchv1alpha1.PackageRevision{}, handler.EnqueueRequestsFromMapFunc(r.variantsFor)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.variantsInjecting)).
+		// Its spec only: the policy's status board changes all the time.
+		Watches(&v1.UpstreamPolicy{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfPolicy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("packagevariant").
 		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation}).
 		Complete(r)
@@ -89,6 +96,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 // +kubebuilder:rbac:groups=forkline.dev,resources=packagevariants/finalizers,verbs=update
 // +kubebuilder:rbac:groups=porch.kpt.dev,resources=packagerevisions,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=porch.kpt.dev,resources=packagerevisionresources,verbs=get;update;patch
+// +kubebuilder:rbac:groups=porch.kpt.dev,resources=packagerevisions/approval,verbs=get;update;patch
+// +kubebuilder:rbac:groups=forkline.dev,resources=upstreampolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=config.porch.kpt.dev,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 

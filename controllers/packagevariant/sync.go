@@ -185,7 +185,10 @@ func (r *Reconciler) recordPublished(s *scope) {
 	if gateFalse(s.published) {
 		r.event(pv, corev1.EventTypeWarning, "PublishedWithConflicts", "%s", publishedWithConflicts(s.published))
 	}
-	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: s.published.Spec.Revision, StartedAt: sync.StartedAt, FinishedAt: &now}
+	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: s.published.Spec.Revision, StartedAt: sync.StartedAt, FinishedAt: &now, ApprovedBy: "person"}
+	if s.published.Annotations[v1.AnnotationApprovedAt] != "" {
+		rec.ApprovedBy = "forkline"
+	}
 	pv.Status.History = append([]v1.SyncRecord{rec}, pv.Status.History...)
 	if len(pv.Status.History) > 10 {
 		pv.Status.History = pv.Status.History[:10]
@@ -445,9 +448,7 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	pv.Status.Sync.To = target.Revision
 	switch s.draft.Spec.Lifecycle {
 	case porchv1alpha1.PackageRevisionLifecycleProposed:
-		r.awaitApproval(s, s.draft)
-		s.done = true
-		return ctrl.Result{}, nil
+		return r.awaitApproval(ctx, s, s.draft)
 	case porchv1alpha1.PackageRevisionLifecycleDraft:
 	default:
 		s.done = true // approved a moment ago: the next event records it
@@ -626,18 +627,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	s.pv.Status.Sync.ContentHash = s.readHash
 	log.FromContext(ctx).Info("proposed", "draft", draft.Name, "target", s.selection.Target.Revision)
-	r.awaitApproval(s, draft)
-	s.done = true
-	return ctrl.Result{}, nil
-}
-
-func (r *Reconciler) awaitApproval(s *scope, draft *porchv1alpha1.PackageRevision) {
-	msg := fmt.Sprintf("draft %s (upstream %s) is proposed; approve it with: porchctl rpkg approve %s -n %s", draft.Name, s.selection.Target.Revision, draft.Name, draft.Namespace)
-	if s.pv.Spec.EffectiveApprovalMode() == v1.AutomaticApproval {
-		msg += " (approval.mode Automatic is not acted on yet: a person approves)"
-	}
-	setPhase(s, v1.PhaseProposed, msg)
-	setCondition(s.pv, v1.ConditionAwaitingApproval, true, "Proposed", msg)
+	return r.awaitApproval(ctx, s, draft)
 }
 
 // createDraft makes the target's draft: a clone on the first sync, else a

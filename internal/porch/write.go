@@ -48,7 +48,7 @@ var notTerminating = testOp{Op: "test", Path: "/metadata/deletionTimestamp", Val
 // update, published or not. Porch sends no event for it, so a cache can
 // show the revision alive.
 type Revisions struct {
-	Client client.Writer
+	Client client.Client
 	// Fresh reads past any cache: it tells a terminating revision apart
 	// when the API server refuses a patch.
 	Fresh client.Reader
@@ -58,6 +58,19 @@ type Revisions struct {
 // one JSON patch that holds only if the revision is not being deleted;
 // ErrTerminating when it is.
 func (w Revisions) Update(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision)) error {
+	return w.patch(ctx, pr, mutate, "")
+}
+
+// Approve publishes a proposal through Porch's approval subresource, with
+// the annotations mutate sets in the same write; guarded as Update.
+func (w Revisions) Approve(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision)) error {
+	return w.patch(ctx, pr, func(pr *porchv1alpha1.PackageRevision) {
+		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+		mutate(pr)
+	}, "approval")
+}
+
+func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision), subresource string) error {
 	if Terminating(pr) {
 		return fmt.Errorf("%s: %w", pr.Name, ErrTerminating)
 	}
@@ -82,7 +95,12 @@ func (w Revisions) Update(ctx context.Context, pr *porchv1alpha1.PackageRevision
 	if err != nil {
 		return err
 	}
-	err = w.Client.Patch(ctx, pr, client.RawPatch(types.JSONPatchType, data))
+	raw := client.RawPatch(types.JSONPatchType, data)
+	if subresource == "" {
+		err = w.Client.Patch(ctx, pr, raw)
+	} else {
+		err = w.Client.SubResource(subresource).Patch(ctx, pr, raw)
+	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		// The test failed (the API server answers 422 Invalid), or the
 		// write failed for another reason: a fresh read tells which.

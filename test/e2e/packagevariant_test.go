@@ -165,10 +165,12 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	if err := env.Client.Create(ctx, pv); err != nil {
 		t.Fatal(err)
 	}
-	got := v.waitVariant("first sync proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
-	if !meta.IsStatusConditionTrue(got.Status.Conditions, v1.ConditionAwaitingApproval) {
-		t.Errorf("AwaitingApproval should be True while a proposal waits: %+v", got.Status.Conditions)
-	}
+	// AwaitingApproval says so while the proposal waits (Porch may hide the
+	// draft for a moment while it re-lists the repository: then forkline
+	// says it is waiting to see it).
+	got := v.waitVariant("first sync proposed and awaiting approval", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		return phaseIs(v1.PhaseProposed, "v1.21.2")(pv) && meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionAwaitingApproval)
+	})
 	mustContain(t, "first draft's Kptfile", v.draftResources(got.Status.Sync.Draft)["Kptfile"], "ref: app/v1.21.2")
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
 	v.waitVariant("on v1.21.2", time.Minute, func(pv *v1.PackageVariant) bool {

@@ -153,17 +153,17 @@ func rejections() []rejection {
 			}(),
 			want: `spec.merge.strategy: Unsupported value: "theirs"`,
 		},
-		"approval window ending before it starts": {
+		"empty approval window": {
 			obj: func() client.Object {
 				pv := validVariant("window")
 				pv.Spec.Approval = &v1.Approval{
 					Mode:              v1.AutomaticApproval,
 					MinimumReleaseAge: &hour,
-					Windows:           []v1.ApprovalWindow{{Start: "18:00", End: "09:00"}},
+					Windows:           []v1.ApprovalWindow{{Start: "18:00", End: "18:00"}},
 				}
 				return pv
 			}(),
-			want: "window start must be before its end",
+			want: "window start and end must differ",
 		},
 		"order with a fixed revision": {
 			obj: func() client.Object {

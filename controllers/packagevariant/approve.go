@@ -1,0 +1,236 @@
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/approval"
+	"github.com/forkline/forkline/internal/fanout"
+	"github.com/forkline/forkline/internal/porch"
+)
+
+// awaitApproval handles a proposal. With Manual approval it waits for a
+// person (Proposed, AwaitingApproval). With Automatic approval forkline
+// approves it when every gate holds; otherwise it says which gate blocks
+// (AwaitingApproval's reason) and looks again when that gate can open.
+func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (ctrl.Result, error) {
+	s.done = true
+	how := fmt.Sprintf("approve it with: porchctl rpkg approve %s -n %s", draft.Name, draft.Namespace)
+	proposed := fmt.Sprintf("draft %s (upstream %s) is proposed", draft.Name, s.selection.Target.Revision)
+	if s.pv.Spec.EffectiveApprovalMode() != v1.AutomaticApproval {
+		msg := proposed + "; " + how
+		setPhase(s, v1.PhaseProposed, msg)
+		setCondition(s.pv, v1.ConditionAwaitingApproval, true, "Proposed", msg)
+		return ctrl.Result{}, nil
+	}
+	in, err := r.gates(ctx, s, draft)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d := approval.Decide(in, s.now)
+	if !d.Approve {
+		msg := fmt.Sprintf("%s; automatic approval waits: %s (or %s)", proposed, d.Message, how)
+		setPhase(s, v1.PhaseProposed, msg)
+		setCondition(s.pv, v1.ConditionAwaitingApproval, true, string(d.Gate), msg)
+		r.event(s.pv, corev1.EventTypeNormal, "ApprovalWaiting", "%s: %s", draft.Name, d.Message)
+		if d.RetryAt.IsZero() {
+			return ctrl.Result{}, nil // a person's action or a new event opens it
+		}
+		return ctrl.Result{RequeueAfter: d.RetryAt.Sub(s.now) + time.Second}, nil
+	}
+	err = r.revisions.Approve(ctx, draft, func(pr *porchv1alpha1.PackageRevision) {
+		if pr.Annotations == nil {
+			pr.Annotations = map[string]string{}
+		}
+		pr.Annotations[v1.AnnotationApprovedAt] = s.now.UTC().Format(time.RFC3339)
+	})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("approving %s: %w", draft.Name, err)
+	}
+	r.approvals.add(draft.Namespace+"/"+draft.Name, packageKey(draft.Spec.RepositoryName, draft.Spec.PackageName), s.now)
+	log.FromContext(ctx).Info("approved", "draft", draft.Name, "target", s.selection.Target.Revision)
+	r.event(s.pv, corev1.EventTypeNormal, "Approved", "forkline approved %s (upstream %s): every gate of automatic approval held", draft.Name, s.selection.Target.Revision)
+	setPhase(s, v1.PhaseProposed, proposed+"; approved by forkline, publishing")
+	return ctrl.Result{RequeueAfter: time.Second}, nil
+}
+
+// gates gathers what automatic approval looks at.
+func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (approval.Input, error) {
+	pv := s.pv
+	var in approval.Input
+	for _, on := range []struct {
+		what        string
+		annotations map[string]string
+	}{{"PackageVariant " + pv.Name, pv.Annotations}, {"draft " + draft.Name, draft.Annotations}} {
+		if reason, ok := on.annotations[v1.AnnotationHold]; ok {
+			if reason == "" {
+				reason = "no reason given"
+			}
+			in.Held = fmt.Sprintf("%s (%s on %s)", reason, v1.AnnotationHold, on.what)
+		}
+	}
+	unclean, err := r.unclean(ctx, s, draft)
+	if err != nil {
+		return in, err
+	}
+	in.Unclean = unclean
+	for _, w := range pv.Spec.Approval.Windows {
+		days := make([]string, len(w.Days))
+		for i, d := range w.Days {
+			days[i] = string(d)
+		}
+		parsed, err := approval.ParseWindow(days, w.Start, w.End, w.TimeZone)
+		if err != nil {
+			return in, fmt.Errorf("approval window: %w", err)
+		}
+		in.Windows = append(in.Windows, parsed)
+	}
+	if m := pv.Spec.Approval.MaxPublishesPerHour; m != nil {
+		in.MaxPerHour = int(*m)
+		own := map[string]bool{packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage()): true}
+		in.Recent = r.approvals.with(approvedAt(s.downstream), own, s.now)
+	}
+	if name := pv.Labels[fanout.PolicyLabel]; name != "" {
+		p := &v1.UpstreamPolicy{}
+		switch err := r.client.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: name}, p); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return in, fmt.Errorf("reading UpstreamPolicy %q: %w", name, err)
+		case p.Spec.Rollout != nil && p.Spec.Rollout.MaxPublishesPerHour != nil:
+			in.Policy, in.PolicyMax = name, int(*p.Spec.Rollout.MaxPublishesPerHour)
+			recent, packages, err := r.policyApprovals(ctx, pv.Namespace, name)
+			if err != nil {
+				return in, err
+			}
+			in.PolicyRecent = r.approvals.with(recent, packages, s.now)
+		}
+	}
+	return in, nil
+}
+
+// unclean says why forkline may not approve a proposal by itself: a render
+// error, a readiness gate not True (unresolved conflicts among them: the
+// gate, which a person sets when they resolve them, is the truth, not a
+// count forkline took before), or a person's edit since forkline wrote it.
+// Empty when clean.
+func (r *Reconciler) unclean(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (string, error) {
+	if sync := s.pv.Status.Sync; sync != nil {
+		if strings.HasPrefix(sync.RenderStatus, renderFailed) || strings.Contains(sync.RenderStatus, "error(s)") {
+			return "rendering reported errors: " + sync.RenderStatus, nil
+		}
+	}
+	for _, g := range draft.Spec.ReadinessGates {
+		if !gateTrue(draft, g.ConditionType) {
+			return fmt.Sprintf("readiness gate %s is not True", g.ConditionType), nil
+		}
+	}
+	recorded := recordedHash(draft)
+	if recorded == "" {
+		return "", nil
+	}
+	now, err := r.resources(ctx, draft.Namespace, draft.Name)
+	if err != nil {
+		return "", err
+	}
+	if porch.Hash(now) != recorded {
+		return "a person changed it since forkline proposed it", nil
+	}
+	return "", nil
+}
+
+func gateTrue(pr *porchv1alpha1.PackageRevision, condType string) bool {
+	for _, c := range pr.Status.Conditions {
+		if c.Type == condType {
+			return c.Status == porchv1alpha1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// approvedAt are the times forkline approved published revisions, as their
+// annotations record them, by revision.
+func approvedAt(prs []porchv1alpha1.PackageRevision) map[string]time.Time {
+	out := map[string]time.Time{}
+	for i := range prs {
+		if at, err := time.Parse(time.RFC3339, prs[i].Annotations[v1.AnnotationApprovedAt]); err == nil {
+			out[prs[i].Namespace+"/"+prs[i].Name] = at
+		}
+	}
+	return out
+}
+
+// approvals remembers this process's own approvals of the last hour, for
+// the moment before the cache shows them: the next variant's reconcile may
+// come first, and a budget must not be overrun by that lag.
+type approvals struct {
+	mu sync.Mutex
+	at map[string]approved // by revision namespace/name
+}
+
+type approved struct {
+	pkg string // packageKey of the revision
+	at  time.Time
+}
+
+func (a *approvals) add(revision, pkg string, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.at == nil {
+		a.at = map[string]approved{}
+	}
+	a.at[revision] = approved{pkg: pkg, at: at}
+}
+
+// with is seen (approvals the cache shows, by revision) plus those this
+// process made in the packages given that the cache does not show yet.
+func (a *approvals) with(seen map[string]time.Time, packages map[string]bool, now time.Time) []time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]time.Time, 0, len(seen))
+	for _, t := range seen {
+		out = append(out, t)
+	}
+	for revision, ap := range a.at {
+		if now.Sub(ap.at) > time.Hour {
+			delete(a.at, revision)
+			continue
+		}
+		if _, ok := seen[revision]; !ok && packages[ap.pkg] {
+			out = append(out, ap.at)
+		}
+	}
+	return out
+}
+
+// policyApprovals are forkline's approvals across a policy's variants,
+// read from the cache (the variants by the policy's label, their revisions
+// by the package index), and the variants' packages.
+func (r *Reconciler) policyApprovals(ctx context.Context, ns, policy string) (map[string]time.Time, map[string]bool, error) {
+	var siblings v1.PackageVariantList
+	if err := r.client.List(ctx, &siblings, client.InNamespace(ns), client.MatchingLabels{fanout.PolicyLabel: policy}); err != nil {
+		return nil, nil, fmt.Errorf("listing the variants of policy %q: %w", policy, err)
+	}
+	out, packages := map[string]time.Time{}, map[string]bool{}
+	for _, sib := range siblings.Items {
+		pkg := packageKey(sib.Spec.Downstream.Repo, sib.Spec.DownstreamPackage())
+		packages[pkg] = true
+		var prs porchv1alpha1.PackageRevisionList
+		if err := r.client.List(ctx, &prs, client.InNamespace(ns), client.MatchingFields{indexPackage: pkg}); err != nil {
+			return nil, nil, fmt.Errorf("listing revisions of %s: %w", sib.Name, err)
+		}
+		maps.Copy(out, approvedAt(prs.Items))
+	}
+	return out, packages, nil
+}

@@ -1,0 +1,197 @@
+// Package approval decides whether forkline may approve a proposal by
+// itself now: the gates of automatic approval in their order, which one
+// blocks, and when it can open, so the controller requeues at that moment
+// instead of polling.
+package approval
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Window is a weekly time range, in its own time zone, in which automatic
+// approval may act. End at or before Start runs past midnight into the
+// next day; the days are the days a window opens.
+type Window struct {
+	Days       map[time.Weekday]bool // empty: every day
+	Start, End int                   // minutes after local midnight; End may be 1440
+	Loc        *time.Location
+}
+
+// ParseWindow reads a window as the API spells it: day names, "HH:MM"
+// start and end ("24:00" for midnight), an IANA time zone (UTC if empty).
+func ParseWindow(days []string, start, end, timeZone string) (Window, error) {
+	w := Window{Days: map[time.Weekday]bool{}, Loc: time.UTC}
+	for _, d := range days {
+		wd, ok := weekdays[d]
+		if !ok {
+			return w, fmt.Errorf("unknown day %q", d)
+		}
+		w.Days[wd] = true
+	}
+	var err error
+	if w.Start, err = minutes(start); err != nil {
+		return w, err
+	}
+	if w.End, err = minutes(end); err != nil {
+		return w, err
+	}
+	if w.Start == w.End {
+		return w, fmt.Errorf("window %s-%s is empty", start, end)
+	}
+	if timeZone != "" {
+		if w.Loc, err = time.LoadLocation(timeZone); err != nil {
+			return w, fmt.Errorf("time zone %q: %w", timeZone, err)
+		}
+	}
+	return w, nil
+}
+
+var weekdays = map[string]time.Weekday{
+	"Sunday": time.Sunday, "Monday": time.Monday, "Tuesday": time.Tuesday, "Wednesday": time.Wednesday,
+	"Thursday": time.Thursday, "Friday": time.Friday, "Saturday": time.Saturday,
+}
+
+func minutes(hhmm string) (int, error) {
+	h, m, ok := strings.Cut(hhmm, ":")
+	hours, err1 := strconv.Atoi(h)
+	mins, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || hours < 0 || mins < 0 || mins > 59 || hours*60+mins > 24*60 {
+		return 0, fmt.Errorf("time %q is not HH:MM", hhmm)
+	}
+	return hours*60 + mins, nil
+}
+
+// at reports whether the window is open at now, and else when it next
+// opens. Each opening is computed from its local calendar day with
+// time.Date, so a daylight-saving change moves it with the wall clock.
+func (w Window) at(now time.Time) (open bool, next time.Time) {
+	local := now.In(w.Loc)
+	y, m, d := local.Date()
+	for offset := -1; offset <= 8; offset++ {
+		day := time.Date(y, m, d+offset, 0, 0, 0, 0, w.Loc)
+		if len(w.Days) > 0 && !w.Days[day.Weekday()] {
+			continue
+		}
+		start := time.Date(y, m, d+offset, 0, w.Start, 0, 0, w.Loc)
+		endDay := d + offset
+		if w.End <= w.Start {
+			endDay++ // past midnight
+		}
+		end := time.Date(y, m, endDay, 0, w.End, 0, 0, w.Loc)
+		if !now.Before(start) && now.Before(end) {
+			return true, time.Time{}
+		}
+		if start.After(now) && (next.IsZero() || start.Before(next)) {
+			next = start
+		}
+	}
+	return false, next
+}
+
+// Input is what the gates look at.
+type Input struct {
+	// Unclean says why the draft may not be approved by forkline (a render
+	// error, a False readiness gate, a person's edit); empty when clean.
+	Unclean string
+	// Held is the reason of a hold on the variant or its draft.
+	Held string
+	// Windows are the approval windows; none means any time.
+	Windows []Window
+	// Recent are this variant's automatic publishes; MaxPerHour its limit
+	// (0: none).
+	Recent     []time.Time
+	MaxPerHour int
+	// PolicyRecent are the automatic publishes of every variant of the
+	// variant's policy; PolicyMax the policy's budget per hour (0: none).
+	PolicyRecent []time.Time
+	PolicyMax    int
+	Policy       string
+}
+
+// Gate names the gate that blocks an automatic approval.
+type Gate string
+
+const (
+	NotClean          Gate = "NotClean"
+	Held              Gate = "Held"
+	OutsideWindow     Gate = "OutsideWindow"
+	RateLimited       Gate = "RateLimited"
+	PolicyRateLimited Gate = "PolicyRateLimited"
+)
+
+// Decision is what the gates say: approve, or which gate blocks, in words
+// a person reads, and when it can open (zero: only a person's action or a
+// new event opens it).
+type Decision struct {
+	Approve bool
+	Gate    Gate
+	Message string
+	RetryAt time.Time
+}
+
+// Decide runs the gates in order: clean, not held, inside a window, under
+// the variant's rate limit, under the policy's budget.
+func Decide(in Input, now time.Time) Decision {
+	if in.Unclean != "" {
+		return Decision{Gate: NotClean, Message: "not clean: " + in.Unclean}
+	}
+	if in.Held != "" {
+		return Decision{Gate: Held, Message: "held: " + in.Held}
+	}
+	if len(in.Windows) > 0 {
+		var next time.Time
+		var loc *time.Location
+		open := false
+		for _, w := range in.Windows {
+			o, n := w.at(now)
+			if o {
+				open = true
+				break
+			}
+			if !n.IsZero() && (next.IsZero() || n.Before(next)) {
+				next, loc = n, w.Loc
+			}
+		}
+		if !open {
+			if next.IsZero() {
+				return Decision{Gate: OutsideWindow, Message: "outside window: no window opens in the coming week"}
+			}
+			return Decision{Gate: OutsideWindow, Message: "outside window: next opens " + next.In(loc).Format("Mon 15:04") + " " + loc.String(), RetryAt: next}
+		}
+	}
+	zone := time.UTC
+	if len(in.Windows) > 0 {
+		zone = in.Windows[0].Loc
+	}
+	if n, next := limited(in.Recent, in.MaxPerHour, now); n > 0 {
+		return Decision{Gate: RateLimited, Message: fmt.Sprintf("rate limit: %d publishes in the last hour, next at %s", n, next.In(zone).Format("15:04")), RetryAt: next}
+	}
+	if n, next := limited(in.PolicyRecent, in.PolicyMax, now); n > 0 {
+		return Decision{Gate: PolicyRateLimited, Message: fmt.Sprintf("policy %s rate limit: %d publishes across its variants in the last hour, next at %s", in.Policy, n, next.In(zone).Format("15:04")), RetryAt: next}
+	}
+	return Decision{Approve: true}
+}
+
+// limited counts the publishes of the last hour; at or above max, it
+// returns that count and when enough of them have left the hour for one
+// more.
+func limited(publishes []time.Time, max int, now time.Time) (int, time.Time) {
+	if max <= 0 {
+		return 0, time.Time{}
+	}
+	var inHour []time.Time
+	for _, t := range publishes {
+		if now.Sub(t) < time.Hour && !t.After(now) {
+			inHour = append(inHour, t)
+		}
+	}
+	if len(inHour) < max {
+		return 0, time.Time{}
+	}
+	slices.SortFunc(inHour, time.Time.Compare)
+	return len(inHour), inHour[len(inHour)-max].Add(time.Hour)
+}

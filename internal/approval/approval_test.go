@@ -1,0 +1,143 @@
+package approval
+
+import (
+	"testing"
+	"time"
+)
+
+func mustWindow(t *testing.T, days []string, start, end, tz string) Window {
+	t.Helper()
+	w, err := ParseWindow(days, start, end, tz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func at(t *testing.T, tz, local string) time.Time {
+	t.Helper()
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := time.ParseInLocation("2006-01-02 15:04", local, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func TestWindows(t *testing.T) {
+	weekdays := []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}
+	cases := []struct {
+		name     string
+		window   Window
+		now      time.Time
+		open     bool
+		nextOpen string // local "Mon 15:04" in the window's zone
+	}{
+		{"working hours, inside", mustWindow(t, weekdays, "09:00", "17:00", "Europe/Berlin"), at(t, "Europe/Berlin", "2026-11-24 10:00"), true, ""},
+		{"working hours, at the start", mustWindow(t, weekdays, "09:00", "17:00", "Europe/Berlin"), at(t, "Europe/Berlin", "2026-11-24 09:00"), true, ""},
+		{"working hours, at the end", mustWindow(t, weekdays, "09:00", "17:00", "Europe/Berlin"), at(t, "Europe/Berlin", "2026-11-24 17:00"), false, "Wed 09:00"},
+		{"Friday evening waits for Monday", mustWindow(t, weekdays, "09:00", "17:00", "Europe/Berlin"), at(t, "Europe/Berlin", "2026-11-27 18:00"), false, "Mon 09:00"},
+		{"Sunday waits for Monday", mustWindow(t, weekdays, "09:00", "17:00", "Europe/Berlin"), at(t, "Europe/Berlin", "2026-11-29 12:00"), false, "Mon 09:00"},
+		{"another zone's clock", mustWindow(t, weekdays, "09:00", "17:00", "America/New_York"), at(t, "Europe/Berlin", "2026-11-24 10:00"), false, "Tue 09:00"},
+		{"past midnight, before midnight", mustWindow(t, nil, "22:00", "04:00", "UTC"), at(t, "UTC", "2026-11-24 23:30"), true, ""},
+		{"past midnight, after midnight", mustWindow(t, nil, "22:00", "04:00", "UTC"), at(t, "UTC", "2026-11-25 03:59"), true, ""},
+		{"past midnight, daytime", mustWindow(t, nil, "22:00", "04:00", "UTC"), at(t, "UTC", "2026-11-25 12:00"), false, "Wed 22:00"},
+		{"past midnight opening Friday runs into Saturday", mustWindow(t, []string{"Friday"}, "22:00", "04:00", "UTC"), at(t, "UTC", "2026-11-28 02:00"), true, ""},
+		{"past midnight opening Friday, Saturday night", mustWindow(t, []string{"Friday"}, "22:00", "04:00", "UTC"), at(t, "UTC", "2026-11-28 23:00"), false, "Fri 22:00"},
+		{"until midnight", mustWindow(t, nil, "20:00", "24:00", "UTC"), at(t, "UTC", "2026-11-24 23:59"), true, ""},
+		// Europe/Berlin springs forward on 2026-03-29 (02:00 -> 03:00) and
+		// falls back on 2026-10-25 (03:00 -> 02:00).
+		{"Berlin spring forward: 09:00 is 07:00 UTC", mustWindow(t, nil, "09:00", "10:00", "Europe/Berlin"), time.Date(2026, 3, 29, 7, 30, 0, 0, time.UTC), true, ""},
+		{"Berlin, the day before: 09:00 is 08:00 UTC", mustWindow(t, nil, "09:00", "10:00", "Europe/Berlin"), time.Date(2026, 3, 28, 7, 30, 0, 0, time.UTC), false, "Sat 09:00"},
+		{"Berlin fall back: the window follows the wall clock", mustWindow(t, nil, "09:00", "10:00", "Europe/Berlin"), time.Date(2026, 10, 25, 8, 30, 0, 0, time.UTC), true, ""},
+		{"Berlin, a window across the skipped hour", mustWindow(t, nil, "01:00", "04:00", "Europe/Berlin"), time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC), true, ""},
+		// America/New_York springs forward on 2026-03-08 and falls back on 2026-11-01.
+		{"New York spring forward", mustWindow(t, nil, "09:00", "17:00", "America/New_York"), time.Date(2026, 3, 8, 13, 30, 0, 0, time.UTC), true, ""},
+		{"New York, before spring forward 13:30 UTC is 08:30", mustWindow(t, nil, "09:00", "17:00", "America/New_York"), time.Date(2026, 3, 7, 13, 30, 0, 0, time.UTC), false, "Sat 09:00"},
+		{"New York fall back", mustWindow(t, nil, "09:00", "17:00", "America/New_York"), time.Date(2026, 11, 1, 13, 30, 0, 0, time.UTC), false, "Sun 09:00"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			open, next := tc.window.at(tc.now)
+			if open != tc.open {
+				t.Fatalf("open = %v, want %v", open, tc.open)
+			}
+			if got := ""; !open {
+				got = next.In(tc.window.Loc).Format("Mon 15:04")
+				if got != tc.nextOpen {
+					t.Errorf("next opens %s, want %s", got, tc.nextOpen)
+				}
+			}
+		})
+	}
+}
+
+func TestParseWindowRejects(t *testing.T) {
+	for _, tc := range []struct {
+		days           []string
+		start, end, tz string
+	}{
+		{nil, "09:00", "09:00", ""},
+		{nil, "9", "10:00", ""},
+		{nil, "09:00", "24:01", ""},
+		{[]string{"Caturday"}, "09:00", "10:00", ""},
+		{nil, "09:00", "10:00", "Mars/Olympus"},
+	} {
+		if _, err := ParseWindow(tc.days, tc.start, tc.end, tc.tz); err == nil {
+			t.Errorf("ParseWindow(%v, %s, %s, %s) accepted", tc.days, tc.start, tc.end, tc.tz)
+		}
+	}
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) // a Tuesday
+	ago := func(d ...time.Duration) []time.Time {
+		var out []time.Time
+		for _, x := range d {
+			out = append(out, now.Add(-x))
+		}
+		return out
+	}
+	open := mustWindow(t, nil, "09:00", "17:00", "UTC")
+	closed := mustWindow(t, []string{"Wednesday"}, "09:00", "17:00", "Europe/Berlin")
+	cases := []struct {
+		name    string
+		in      Input
+		gate    Gate
+		message string
+		retryAt time.Time
+	}{
+		{name: "every gate open", in: Input{Windows: []Window{open}, Recent: ago(10 * time.Minute), MaxPerHour: 2}},
+		{name: "no windows: any time", in: Input{}},
+		{name: "a render error", in: Input{Unclean: "render: 1 error"}, gate: NotClean, message: "not clean: render: 1 error"},
+		{name: "clean comes before held", in: Input{Unclean: "a person edited it", Held: "freeze"}, gate: NotClean, message: "not clean: a person edited it"},
+		{name: "held", in: Input{Held: "release freeze until Friday", Windows: []Window{closed}}, gate: Held, message: "held: release freeze until Friday"},
+		{name: "outside the window", in: Input{Windows: []Window{closed}}, gate: OutsideWindow,
+			message: "outside window: next opens Wed 09:00 Europe/Berlin", retryAt: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)},
+		{name: "the first window that opens", in: Input{Windows: []Window{closed, mustWindow(t, nil, "12:00", "13:00", "UTC")}}, gate: OutsideWindow,
+			message: "outside window: next opens Tue 12:00 UTC", retryAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)},
+		{name: "one of two windows open", in: Input{Windows: []Window{closed, open}}},
+		{name: "the variant's rate limit", in: Input{Recent: ago(50*time.Minute, 20*time.Minute), MaxPerHour: 2}, gate: RateLimited,
+			message: "rate limit: 2 publishes in the last hour, next at 10:10", retryAt: now.Add(10 * time.Minute)},
+		{name: "publishes older than an hour do not count", in: Input{Recent: ago(61*time.Minute, 20*time.Minute), MaxPerHour: 2}},
+		{name: "a burst by people: the count must fall under the limit", in: Input{Recent: ago(50*time.Minute, 40*time.Minute, 5*time.Minute), MaxPerHour: 2}, gate: RateLimited,
+			message: "rate limit: 3 publishes in the last hour, next at 10:20", retryAt: now.Add(20 * time.Minute)},
+		{name: "the policy's budget", in: Input{Recent: ago(30 * time.Minute), MaxPerHour: 4, PolicyRecent: ago(30*time.Minute, 15*time.Minute), PolicyMax: 2, Policy: "app"}, gate: PolicyRateLimited,
+			message: "policy app rate limit: 2 publishes across its variants in the last hour, next at 10:30", retryAt: now.Add(30 * time.Minute)},
+		{name: "the variant's limit comes before the policy's", in: Input{Recent: ago(30 * time.Minute), MaxPerHour: 1, PolicyRecent: ago(30 * time.Minute), PolicyMax: 1}, gate: RateLimited,
+			message: "rate limit: 1 publishes in the last hour, next at 10:30", retryAt: now.Add(30 * time.Minute)},
+		{name: "the window comes before the rate limit", in: Input{Windows: []Window{closed}, Recent: ago(time.Minute), MaxPerHour: 1}, gate: OutsideWindow,
+			message: "outside window: next opens Wed 09:00 Europe/Berlin", retryAt: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.in, now)
+			if d.Approve != (tc.gate == "") || d.Gate != tc.gate || d.Message != tc.message || !d.RetryAt.Equal(tc.retryAt) {
+				t.Errorf("Decide = %+v, want gate %q message %q retry at %s", d, tc.gate, tc.message, tc.retryAt)
+			}
+		})
+	}
+}

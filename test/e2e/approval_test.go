@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/devstack/smoke"
+)
+
+// TestAutomaticApproval runs a policy over four branches with automatic
+// approval: its budget of 2 publishes an hour approves two branches and
+// says when the others go; a hold on one draft stops only that one; a
+// closed window keeps every proposal waiting and says when it opens; a
+// conflicted draft a person proposes by hand is never approved.
+func TestAutomaticApproval(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	const ns = "auto-e2e"
+	branches := []string{"auto-a", "auto-b", "auto-c", "auto-d"}
+	if err := smoke.PushUpstreamReleases(env, "auto-upstream", "app", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, ns, "auto-upstream", "app", "v1.0.0", branches...)
+	stop := startManager(t)
+	defer stop()
+
+	always := []v1.ApprovalWindow{{Start: "00:00", End: "24:00"}}
+	budget := int32(2)
+	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
+	p.Spec.Upstream = v1.PackageRef{Repo: "auto-upstream", Package: "app"}
+	var targets []v1.RepositoryTarget
+	for _, b := range branches {
+		targets = append(targets, v1.RepositoryTarget{Repo: b, ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}})
+	}
+	p.Spec.Targets = []v1.Target{{Repositories: targets}}
+	p.Spec.Template = &v1.PackageVariantTemplate{Approval: &v1.Approval{Mode: v1.AutomaticApproval, Windows: always}}
+	p.Spec.Rollout = &v1.Rollout{MaxPublishesPerHour: &budget}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	v := &variantTest{t: t, ctx: ctx, ns: ns}
+	variants := func() map[string]*v1.PackageVariant {
+		var list v1.PackageVariantList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*v1.PackageVariant{}
+		for i := range list.Items {
+			out[list.Items[i].Spec.Downstream.Repo] = &list.Items[i]
+		}
+		return out
+	}
+	// published counts the branches whose latest release is on upstream.
+	published := func(upstream string) []string {
+		var out []string
+		for _, b := range branches {
+			for _, pr := range v.downstreamOf(b) {
+				if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision != "main" && upstreamOf(&pr) == upstream {
+					out = append(out, b)
+				}
+			}
+		}
+		return out
+	}
+	waiting := func(pv *v1.PackageVariant) *metav1.Condition {
+		return meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) { return cond(), nil }); err != nil {
+			var rows []string
+			for b, pv := range variants() {
+				rows = append(rows, fmt.Sprintf("%s: %s", b, board([]v1.PackageVariant{*pv})))
+			}
+			t.Fatalf("%s: %v\n%s", what, err, strings.Join(rows, ""))
+		}
+	}
+	gated := func(gate string) map[string]string {
+		out := map[string]string{}
+		for b, pv := range variants() {
+			if c := waiting(pv); c != nil && c.Reason == gate {
+				out[b] = c.Message
+			}
+		}
+		return out
+	}
+
+	// The budget: two branches go now, the other two wait and say when.
+	until("two branches published and two rate-limited", func() bool {
+		return len(published("v1.0.0")) == 2 && len(gated("PolicyRateLimited")) == 2
+	})
+	time.Sleep(5 * time.Second)
+	if got := published("v1.0.0"); len(got) != 2 {
+		t.Fatalf("the budget of 2 an hour published %v", got)
+	}
+	limited := gated("PolicyRateLimited")
+	var held string
+	for b, msg := range limited {
+		t.Logf("%s waits: %s", b, msg)
+		mustContain(t, b+"'s wait", msg, "policy app rate limit: 2 publishes across its variants in the last hour, next at")
+		held = b
+	}
+	for b, pv := range variants() {
+		if ready := readyOf(pv); ready == nil || ready.Status != metav1.ConditionTrue {
+			t.Errorf("%s is not Ready while it waits on its gates: %+v", b, ready)
+		}
+	}
+
+	// A hold on one draft stops only that one when the budget grows.
+	heldDraft := variants()[held].Status.Sync.Draft
+	annotateRevision(ctx, t, ns, heldDraft, v1.AnnotationHold, "CAB review on Tuesday")
+	policy := &v1.UpstreamPolicy{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), policy); err != nil {
+		t.Fatal(err)
+	}
+	more := int32(10)
+	policy.Spec.Rollout.MaxPublishesPerHour = &more
+	if err := env.Client.Update(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	until("every branch but the held one published", func() bool {
+		return len(published("v1.0.0")) == 3 && gated("Held")[held] != ""
+	})
+	t.Logf("%s waits: %s", held, gated("Held")[held])
+	mustContain(t, "the held branch's wait", gated("Held")[held], "held: CAB review on Tuesday (forkline.dev/hold on draft "+heldDraft+")")
+	annotateRevision(ctx, t, ns, heldDraft, v1.AnnotationHold, "")
+	until("the hold lifted, the last branch published", func() bool { return len(published("v1.0.0")) == 4 })
+
+	// auto-d's fork sets replicas 3; the next upstream release sets 2.
+	edited := latestDownstream(t, v.downstreamOf("auto-d"))
+	v.porchctl("rpkg", "copy", edited.Name, "--workspace", "local-edit")
+	for _, pr := range v.downstreamOf("auto-d") {
+		if pr.Spec.WorkspaceName == "local-edit" {
+			editDraft(v, pr.Name, "replicas: 1", "replicas: 3")
+			v.porchctl("rpkg", "propose", pr.Name)
+			v.porchctl("rpkg", "approve", pr.Name)
+		}
+	}
+
+	// A closed window: every proposal waits and says when it opens.
+	tomorrow := time.Now().UTC().Add(24 * time.Hour).Weekday()
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), policy); err != nil {
+		t.Fatal(err)
+	}
+	policy.Spec.Template.Approval.Windows = []v1.ApprovalWindow{{Days: []v1.Weekday{v1.Weekday(tomorrow.String())}, Start: "00:00", End: "24:00"}}
+	if err := env.Client.Update(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	next := devstack.Release{Version: "1.0.1", Files: map[string]string{
+		"Kptfile":         fmt.Sprintf(smoke.KptfileTemplate, "app"),
+		"deployment.yaml": strings.Replace(releaseDeployment("1.0.1"), "replicas: 1", "replicas: 2", 1),
+	}}
+	if err := env.PushReleases("auto-upstream", "app", next); err != nil {
+		t.Fatal(err)
+	}
+	until("three branches wait for the window, auto-d is conflicted", func() bool {
+		pvs := variants()
+		return len(gated("OutsideWindow")) == 3 && phaseIs(v1.PhaseConflicted, "v1.0.1")(pvs["auto-d"])
+	})
+	for b, msg := range gated("OutsideWindow") {
+		mustContain(t, b+"'s wait", msg, "outside window: next opens "+tomorrow.String()[:3]+" 00:00 UTC")
+	}
+	t.Logf("auto-a waits: %s", gated("OutsideWindow")["auto-a"])
+
+	// A person proposes the conflicted draft by hand, gate still False.
+	conflicted := &porchv1alpha1.PackageRevision{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: variants()["auto-d"].Status.Sync.Draft}, conflicted); err != nil {
+		t.Fatal(err)
+	}
+	conflicted.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+	if err := env.Client.Update(ctx, conflicted); err != nil {
+		t.Fatal(err)
+	}
+	// The window opens: the clean proposals go, the conflicted one never.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), policy); err != nil {
+		t.Fatal(err)
+	}
+	policy.Spec.Template.Approval.Windows = always
+	if err := env.Client.Update(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	until("the clean proposals published, the conflicted one waits", func() bool {
+		return len(published("v1.0.1")) == 3 && gated("NotClean")["auto-d"] != ""
+	})
+	time.Sleep(5 * time.Second)
+	if got := published("v1.0.1"); len(got) != 3 {
+		t.Errorf("published on v1.0.1: %v, want auto-a, auto-b, auto-c (never the conflicted auto-d)", got)
+	}
+	t.Logf("auto-d waits: %s", gated("NotClean")["auto-d"])
+	mustContain(t, "auto-d's wait", gated("NotClean")["auto-d"], "not clean: readiness gate "+"forkline.dev/conflicts-resolved is not True")
+	var history []string
+	for _, rec := range variants()["auto-a"].Status.History {
+		history = append(history, rec.To+" approved by "+rec.ApprovedBy)
+	}
+	t.Logf("auto-a's history: %s", strings.Join(history, ", "))
+	if len(history) == 0 || !strings.Contains(history[0], "v1.0.1 approved by forkline") {
+		t.Errorf("auto-a's history does not record forkline's approval: %v", history)
+	}
+}
+
+// annotateRevision sets (or, empty, removes) an annotation on a revision,
+// as kubectl annotate does.
+func annotateRevision(ctx context.Context, t *testing.T, ns, name, key, value string) {
+	t.Helper()
+	arg := key + "=" + value
+	if value == "" {
+		arg = key + "-"
+	}
+	if _, err := env.Kubectl(ctx, "annotate", "packagerevisions", name, "-n", ns, arg, "--overwrite"); err != nil {
+		t.Fatal(err)
+	}
+}
