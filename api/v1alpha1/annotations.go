@@ -41,4 +41,7 @@ const (
 	// AnnotationApprovedAt is set, in the same write, when forkline itself
 	// approves a proposal: the record its rate limits count.
 	AnnotationApprovedAt = "forkline.dev/approved-at"
+	// AnnotationRollbackOf names the published revision whose content a
+	// rollback draft restores, exactly.
+	AnnotationRollbackOf = "forkline.dev/rollback-of"
 )

@@ -10,6 +10,15 @@ import (
 type Upstream struct {
 	PackageRef   `json:",inline"`
 	ReleaseTrack `json:",inline"`
+
+	// skip are upstream releases forkline never syncs to by following the
+	// track: revisions such as "v1.21.4", or semver constraints such as
+	// ">=1.21.4 <1.21.6". A pin still takes a skipped release.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	Skip []string `json:"skip,omitempty"`
 }
 
 // Downstream is where a variant keeps its fork.
@@ -168,6 +177,10 @@ type SyncRecord struct {
 	// revision is the downstream revision published, e.g. "v3".
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// rollback is true when the sync restored an earlier published
+	// revision's content (a pin back to an older release).
+	// +optional
+	Rollback bool `json:"rollback,omitempty"`
 	// approvedBy is who approved it: forkline (automatic approval) or a
 	// person.
 	// +optional

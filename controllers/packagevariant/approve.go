@@ -29,6 +29,9 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 	s.done = true
 	how := fmt.Sprintf("approve it with: porchctl rpkg approve %s -n %s", draft.Name, draft.Namespace)
 	proposed := fmt.Sprintf("draft %s (upstream %s) is proposed", draft.Name, s.selection.Target.Revision)
+	if restore := draft.Annotations[v1.AnnotationRollbackOf]; restore != "" {
+		proposed = fmt.Sprintf("draft %s rolls back to upstream %s, restoring %s exactly; it is proposed", draft.Name, s.selection.Target.Revision, restore)
+	}
 	if s.pv.Spec.EffectiveApprovalMode() != v1.AutomaticApproval {
 		msg := proposed + "; " + how
 		setPhase(s, v1.PhaseProposed, msg)
@@ -38,6 +41,11 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 	in, err := r.gates(ctx, s, draft)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if draft.Annotations[v1.AnnotationRollbackOf] != "" {
+		// A rollback goes at once: no window, no rate limit; a hold and a
+		// person's edit still stop it.
+		in.Windows, in.MaxPerHour, in.PolicyMax = nil, 0, 0
 	}
 	d := approval.Decide(in, s.now)
 	if !d.Approve {

@@ -42,6 +42,9 @@ type scope struct {
 	prr    *porchv1alpha1.PackageRevisionResources
 	kf     *porch.Kptfile
 	edited bool // a person changed the draft since forkline last wrote it
+	// rollback is set for a draft that restores an earlier published
+	// revision exactly: no merge, no steps applied again.
+	rollback bool
 	// readHash is the hash of the draft's content as this reconcile read it.
 	readHash string
 }
@@ -50,6 +53,7 @@ type scope struct {
 func trackFor(pv *v1.PackageVariant) (release.Track, error) {
 	up := pv.Spec.Upstream
 	t := release.Track{
+		Skip:        up.Skip,
 		Versions:    up.Versions,
 		Revision:    up.Revision,
 		Prereleases: up.Prereleases,

@@ -189,6 +189,7 @@ func (r *Reconciler) recordPublished(s *scope) {
 	if s.published.Annotations[v1.AnnotationApprovedAt] != "" {
 		rec.ApprovedBy = "forkline"
 	}
+	rec.Rollback = s.published.Annotations[v1.AnnotationRollbackOf] != ""
 	pv.Status.History = append([]v1.SyncRecord{rec}, pv.Status.History...)
 	if len(pv.Status.History) > 10 {
 		pv.Status.History = pv.Status.History[:10]
@@ -309,6 +310,18 @@ func (r *Reconciler) deleteOwnDraft(ctx context.Context, s *scope, pr *porchv1al
 		return false, fmt.Errorf("deleting draft %s: %w", pr.Name, err)
 	}
 	return true, nil
+}
+
+// lastGoodOn is the newest published revision of the downstream package
+// that was on upstream revision: what a rollback to it restores.
+func lastGoodOn(prs []porchv1alpha1.PackageRevision, revision string) *porchv1alpha1.PackageRevision {
+	var on []porchv1alpha1.PackageRevision
+	for i := range prs {
+		if !porch.Terminating(&prs[i]) && upstreamRevisionOf(&prs[i]) == revision {
+			on = append(on, prs[i])
+		}
+	}
+	return latestPublished(on)
 }
 
 // lostSyncRecord says whether a draft without a sync annotation is this
@@ -454,6 +467,7 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		s.done = true // approved a moment ago: the next event records it
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
+	s.rollback = s.draft.Annotations[v1.AnnotationRollbackOf] != ""
 	s.prr = &porchv1alpha1.PackageRevisionResources{}
 	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: s.draft.Name}, s.prr); err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
@@ -520,7 +534,7 @@ func (r *Reconciler) leaveEdited(s *scope) (ctrl.Result, error) {
 // config to a draft no person has touched (Rendering).
 func (r *Reconciler) applySettings(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, prr := s.pv, s.prr
-	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; conflicted || !hasMutations(pv) || s.edited {
+	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; conflicted || !hasMutations(pv) || s.edited || s.rollback {
 		return ctrl.Result{}, nil
 	}
 	wanted := copyResources(prr.Spec.Resources)
@@ -642,17 +656,26 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 		WorkspaceName:  porchv1alpha1.WorkspaceName(ws),
 		Lifecycle:      porchv1alpha1.PackageRevisionLifecycleDraft,
 	}
-	if s.published == nil {
+	draft.Annotations = map[string]string{v1.AnnotationSync: s.key}
+	restore := lastGoodOn(s.downstream, target.Revision)
+	switch {
+	case s.published == nil:
 		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
 			Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: target.Name}},
 		}}}
-	} else {
+	case release.Older(target.Revision, s.current) && restore != nil:
+		// A rollback: the last revision published on that release, copied
+		// as it is, not a backward merge.
+		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
+			Source: &porchv1alpha1.PackageRevisionRef{Name: restore.Name},
+		}}}
+		draft.Annotations[v1.AnnotationRollbackOf] = restore.Name
+	default:
 		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
 			Source: &porchv1alpha1.PackageRevisionRef{Name: s.published.Name},
 		}}}
 	}
 	draft.Labels = pv.Spec.Labels
-	draft.Annotations = map[string]string{v1.AnnotationSync: s.key}
 	for k, v := range pv.Spec.Annotations {
 		draft.Annotations[k] = v
 	}
@@ -663,6 +686,9 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 	started := metav1.NewTime(s.now)
 	pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: draft.Name, Phase: v1.PhaseMerging, StartedAt: &started}
 	r.event(pv, corev1.EventTypeNormal, "DraftCreated", "draft %s for upstream %s (from %q)", draft.Name, target.Revision, s.current)
+	if restore := draft.Annotations[v1.AnnotationRollbackOf]; restore != "" {
+		r.event(pv, corev1.EventTypeNormal, "RollingBack", "draft %s rolls back to upstream %s: it restores %s exactly", draft.Name, target.Revision, restore)
+	}
 	return draft, nil
 }
 

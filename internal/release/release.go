@@ -42,6 +42,9 @@ type Track struct {
 	Order       Order
 	MinimumAge  time.Duration
 	Pin         *Pin
+	// Skip are constraints (a revision is one) of releases never taken by
+	// following the track.
+	Skip []string
 }
 
 // Selection is the outcome.
@@ -107,6 +110,10 @@ func Select(track Track, current string, revisions []Revision, now time.Time) (S
 	if err != nil {
 		return Selection{}, err
 	}
+	skip, err := parseSkip(track.Skip)
+	if err != nil {
+		return Selection{}, err
+	}
 	type match struct {
 		rev *Revision
 		v   *semver.Version
@@ -126,6 +133,9 @@ func Select(track Track, current string, revisions []Revision, now time.Time) (S
 				continue
 			}
 		} else if !constraint.Check(v) {
+			continue
+		}
+		if skipped(skip, v) {
 			continue
 		}
 		matching = append(matching, match{&revisions[i], v})
@@ -168,6 +178,35 @@ func Select(track Track, current string, revisions []Revision, now time.Time) (S
 		return sel, nil
 	}
 	return sel, nil
+}
+
+// parseSkip reads the skip list: each entry a revision or a constraint.
+func parseSkip(entries []string) ([]*semver.Constraints, error) {
+	out := make([]*semver.Constraints, 0, len(entries))
+	for _, e := range entries {
+		c, err := semver.NewConstraint(e)
+		if err != nil {
+			return nil, fmt.Errorf("upstream.skip entry %q is neither a revision nor a semver constraint: %v", e, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func skipped(skip []*semver.Constraints, v *semver.Version) bool {
+	for _, c := range skip {
+		if c.Check(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// Older says whether revision a is an older release than b (both semver).
+func Older(a, b string) bool {
+	va, okA := parse(a)
+	vb, okB := parse(b)
+	return okA && okB && va.LessThan(vb)
 }
 
 // parse reads a release revision (v1.21.3, 1.21.3, v1.22.0-rc.1); revisions

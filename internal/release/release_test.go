@@ -39,6 +39,22 @@ func TestSelect(t *testing.T) {
 			track: Track{Versions: "1.21.x", Order: OldestFirst}, current: "v1.21.2", revisions: all,
 			wantTarget: "v1.21.3", wantLatest: "v1.21.4", wantAvail: []string{"v1.21.3", "v1.21.4"},
 		},
+		"a skipped release is stepped over": {
+			track: Track{Versions: "1.21.x", Skip: []string{"v1.21.3"}}, current: "v1.21.2", revisions: all,
+			wantTarget: "v1.21.4", wantLatest: "v1.21.4", wantAvail: []string{"v1.21.4"},
+		},
+		"a skipped range": {
+			track: Track{Versions: ">=1.21", Skip: []string{">=1.21.3 <1.23"}}, current: "v1.21.2", revisions: all,
+			wantTarget: "v1.23.1", wantLatest: "v1.23.1", wantAvail: []string{"v1.23.1"},
+		},
+		"a pin takes a skipped release": {
+			track: Track{Versions: "1.21.x", Skip: []string{"v1.21.3"}, Pin: &Pin{Revision: "v1.21.3"}}, current: "v1.21.4", revisions: all,
+			wantTarget: "v1.21.3", wantLatest: "v1.21.3",
+		},
+		"an invalid skip entry": {
+			track: Track{Versions: "1.21.x", Skip: []string{"not a version"}}, revisions: all,
+			wantErr: "upstream.skip entry",
+		},
 		"latest jumps": {
 			track: Track{Versions: "1.21.x", Order: Latest}, current: "v1.21.2", revisions: all,
 			wantTarget: "v1.21.4", wantLatest: "v1.21.4", wantAvail: []string{"v1.21.3", "v1.21.4"},

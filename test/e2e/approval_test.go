@@ -221,3 +221,93 @@ func annotateRevision(ctx context.Context, t *testing.T, ns, name, key, value st
 		t.Fatal(err)
 	}
 }
+
+// TestRollbackRestoresExactly pins a variant back to the release before
+// the one it is on: forkline restores the content last published on that
+// release byte for byte (a person's edit there included, one made on the
+// bad release not), not a backward merge,
+// and with Automatic approval approves it at once although the window is
+// closed. With the bad release skipped and the pin gone, the variant
+// follows its track again past it.
+func TestRollbackRestoresExactly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	const ns = "rb-e2e"
+	if err := smoke.PushUpstreamReleases(env, "rb-upstream", "app", "1.21.2", "1.21.3"); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, ns, "rb-upstream", "app", "v1.21.3", "rb-down")
+	stop := startManager(t)
+	defer stop()
+	pv := newVariant(ns, "app", "rb-upstream", "rb-down", "1.21.x", v1.DeletionOrphan)
+	tomorrow := time.Now().UTC().Add(24 * time.Hour).Weekday()
+	pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval, Windows: []v1.ApprovalWindow{{Days: []v1.Weekday{v1.Weekday(tomorrow.String())}, Start: "00:00", End: "24:00"}}}
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	got := v.waitVariant("v1.21.2 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
+	v.porchctl("rpkg", "approve", got.Status.Sync.Draft) // the window is closed: a person approves
+
+	// A person's edit on 1.21.2, published: the last good revision there.
+	first := latestDownstream(t, v.downstreamOf("rb-down"))
+	v.porchctl("rpkg", "copy", first.Name, "--workspace", "local-edit")
+	for _, pr := range v.downstreamOf("rb-down") {
+		if pr.Spec.WorkspaceName == "local-edit" {
+			editDraft(v, pr.Name, "replicas: 1", "replicas: 3")
+			v.porchctl("rpkg", "propose", pr.Name)
+			v.porchctl("rpkg", "approve", pr.Name)
+		}
+	}
+	good := latestDownstream(t, v.downstreamOf("rb-down"))
+	goodContent := v.draftResources(good.Name)
+	got = v.waitVariant("v1.21.3 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.3"))
+	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
+	v.waitVariant("on v1.21.3", time.Minute, func(pv *v1.PackageVariant) bool {
+		return pv.Status.Upstream != nil && pv.Status.Upstream.Current == "v1.21.3"
+	})
+	// Another edit on 1.21.3 (replicas 5): a backward merge would keep it,
+	// a rollback does not.
+	onBad := latestDownstream(t, v.downstreamOf("rb-down"))
+	v.porchctl("rpkg", "copy", onBad.Name, "--workspace", "edit-on-bad")
+	for _, pr := range v.downstreamOf("rb-down") {
+		if pr.Spec.WorkspaceName == "edit-on-bad" {
+			editDraft(v, pr.Name, "replicas: 3", "replicas: 5")
+			v.porchctl("rpkg", "propose", pr.Name)
+			v.porchctl("rpkg", "approve", pr.Name)
+		}
+	}
+
+	// v1.21.3 is bad: pin back.
+	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) {
+		pv.Spec.Pin = &v1.Pin{Revision: "v1.21.2", Reason: "v1.21.3 breaks the rollout"}
+	})
+	got = v.waitVariant("rolled back and approved at once, the window closed", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		return pv.Status.Upstream != nil && pv.Status.Upstream.Current == "v1.21.2" && len(pv.Status.History) > 0 && pv.Status.History[0].Rollback
+	})
+	rec := got.Status.History[0]
+	t.Logf("history: %s -> %s as %s, rollback %v, approved by %s", rec.From, rec.To, rec.Revision, rec.Rollback, rec.ApprovedBy)
+	if rec.ApprovedBy != "forkline" {
+		t.Errorf("the rollback was approved by %q, want forkline (rollbacks ignore windows)", rec.ApprovedBy)
+	}
+	restored := latestDownstream(t, v.downstreamOf("rb-down"))
+	restoredContent := v.draftResources(restored.Name)
+	for _, name := range unionKeys(goodContent, restoredContent) {
+		if goodContent[name] != restoredContent[name] {
+			t.Errorf("%s of the rollback %s differs from %s (the last good on v1.21.2):\n--- good\n%s\n--- restored\n%s", name, restored.Spec.Revision, good.Spec.Revision, goodContent[name], restoredContent[name])
+		}
+	}
+	t.Logf("%s restores %s: %d files, byte for byte", restored.Spec.Revision, good.Spec.Revision, len(restoredContent))
+
+	// Skip the bad release and drop the pin: the track goes on past it.
+	if err := smoke.PushUpstreamReleases(env, "rb-upstream", "app", "1.21.4"); err != nil {
+		t.Fatal(err)
+	}
+	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) {
+		pv.Spec.Pin = nil
+		pv.Spec.Upstream.Skip = []string{"v1.21.3"}
+	})
+	got = v.waitVariant("v1.21.4 proposed, v1.21.3 skipped", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.4"))
+	mustContain(t, "the v1.21.4 proposal", v.draftResources(got.Status.Sync.Draft)["deployment.yaml"], "replicas: 3", `"1.21.4"`)
+	t.Logf("after the skip: %s", firstLineOf(got.Status.Sync.Message))
+}
