@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -310,6 +312,53 @@ type Approval struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	MaxPublishesPerHour *int32 `json:"maxPublishesPerHour,omitempty"`
+
+	// healthCheck names the object whose health, read with kstatus, says
+	// whether an automatic publish is good: the Flux Kustomization or
+	// Config Sync RootSync that deploys this branch. If it turns Failed
+	// within soakTime after forkline approved a release, forkline rolls
+	// back to the previous published revision, skips the release
+	// (status.skipped) and holds the variant (forkline.dev/hold). The next
+	// automatic approval waits until the object is Current after the soak.
+	// The manager needs read access to its kind.
+	// +optional
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+
+	// soakTime is how long after an automatic publish forkline watches the
+	// health check; default 10m.
+	// +optional
+	SoakTime *metav1.Duration `json:"soakTime,omitempty"`
+}
+
+// HealthCheck names one object by apiVersion, kind, name and namespace.
+type HealthCheck struct {
+	// apiVersion of the object, e.g. kustomize.toolkit.fluxcd.io/v1.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	APIVersion string `json:"apiVersion"`
+	// kind of the object, e.g. Kustomization.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+	// name of the object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// namespace of the object; default the variant's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// EffectiveSoakTime is the soak time in force: 10 minutes unless set.
+func (a *Approval) EffectiveSoakTime() time.Duration {
+	if a == nil || a.SoakTime == nil {
+		return 10 * time.Minute
+	}
+	return a.SoakTime.Duration
 }
 
 // Pin holds a downstream at one upstream revision, with a reason, until a

@@ -222,6 +222,19 @@ type PackageVariantStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
+	// skipped are upstream releases forkline stopped taking by itself: a
+	// health check failed after it published them. They add to
+	// spec.upstream.skip; a person clears one by removing it from status
+	// (or recreating the variant).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	Skipped []string `json:"skipped,omitempty"`
+	// rollbackTo is the upstream release an automatic rollback is taking
+	// the branch back to, until it is published there.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	RollbackTo string `json:"rollbackTo,omitempty"`
 	// history are the last finished syncs, newest first (at most 10).
 	// +optional
 	// +kubebuilder:validation:MaxItems=10

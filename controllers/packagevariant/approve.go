@@ -43,9 +43,12 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 		return ctrl.Result{}, err
 	}
 	if draft.Annotations[v1.AnnotationRollbackOf] != "" {
-		// A rollback goes at once: no window, no rate limit; a hold and a
-		// person's edit still stop it.
-		in.Windows, in.MaxPerHour, in.PolicyMax = nil, 0, 0
+		// A rollback goes at once: no window, no rate limit, no soak; a
+		// person's hold and a person's edit still stop it.
+		in.Windows, in.MaxPerHour, in.PolicyMax, in.Soaking = nil, 0, 0, ""
+		if isForklineHold(s.pv.Annotations[v1.AnnotationHold]) && draft.Annotations[v1.AnnotationHold] == "" {
+			in.Held = ""
+		}
 	}
 	d := approval.Decide(in, s.now)
 	if !d.Approve {
@@ -87,6 +90,13 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 				reason = "no reason given"
 			}
 			in.Held = fmt.Sprintf("%s (%s on %s)", reason, v1.AnnotationHold, on.what)
+		}
+	}
+	if s.soak.watching(s.now) {
+		in.Soaking = s.soak.waitingFor(pv)
+		in.SoakRetry = s.soak.until
+		if !s.now.Before(s.soak.until) {
+			in.SoakRetry = s.now.Add(healthCheckInterval)
 		}
 	}
 	unclean, err := r.unclean(ctx, s, draft)

@@ -114,6 +114,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if err == nil {
 			pv.Status.ObservedGeneration = pv.Generation
 		}
+		if s.metadataWritten {
+			before.Annotations, before.ResourceVersion = pv.Annotations, pv.ResourceVersion
+		}
 		summarize(before, pv, s, err, s.now)
 		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
 			// Optimistic lock: a reconcile that read a stale variant from

@@ -3,6 +3,7 @@ package packagevariant
 import (
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -45,6 +46,11 @@ type scope struct {
 	// rollback is set for a draft that restores an earlier published
 	// revision exactly: no merge, no steps applied again.
 	rollback bool
+	// soak is the automatic publish being watched, if any.
+	soak soak
+	// metadataWritten is set when a step patched the variant's metadata:
+	// the status patch then compares against its new resourceVersion.
+	metadataWritten bool
 	// readHash is the hash of the draft's content as this reconcile read it.
 	readHash string
 }
@@ -53,7 +59,7 @@ type scope struct {
 func trackFor(pv *v1.PackageVariant) (release.Track, error) {
 	up := pv.Spec.Upstream
 	t := release.Track{
-		Skip:        up.Skip,
+		Skip:        append(slices.Clone(up.Skip), pv.Status.Skipped...),
 		Versions:    up.Versions,
 		Revision:    up.Revision,
 		Prereleases: up.Prereleases,

@@ -72,6 +72,12 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	if err := r.claim(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.watchHealth(ctx, s); err != nil || s.done {
+		return ctrl.Result{}, err
+	}
+	if rb := pv.Status.RollbackTo; rb != "" && s.track.Pin == nil {
+		s.track.Pin = &release.Pin{Revision: rb} // an automatic rollback is taken like a pin
+	}
 
 	sel, err := release.Select(s.track, s.current, revisions, s.now)
 	if err != nil {

@@ -99,6 +99,10 @@ type Input struct {
 	Unclean string
 	// Held is the reason of a hold on the variant or its draft.
 	Held string
+	// Soaking says what the previous automatic publish's soak waits for;
+	// SoakRetry when to look again.
+	Soaking   string
+	SoakRetry time.Time
 	// Windows are the approval windows; none means any time.
 	Windows []Window
 	// Recent are this variant's automatic publishes; MaxPerHour its limit
@@ -118,6 +122,7 @@ type Gate string
 const (
 	NotClean          Gate = "NotClean"
 	Held              Gate = "Held"
+	Soaking           Gate = "Soaking"
 	OutsideWindow     Gate = "OutsideWindow"
 	RateLimited       Gate = "RateLimited"
 	PolicyRateLimited Gate = "PolicyRateLimited"
@@ -133,14 +138,18 @@ type Decision struct {
 	RetryAt time.Time
 }
 
-// Decide runs the gates in order: clean, not held, inside a window, under
-// the variant's rate limit, under the policy's budget.
+// Decide runs the gates in order: clean, not held, the previous automatic
+// publish done soaking, inside a window, under the variant's rate limit,
+// under the policy's budget.
 func Decide(in Input, now time.Time) Decision {
 	if in.Unclean != "" {
 		return Decision{Gate: NotClean, Message: "not clean: " + in.Unclean}
 	}
 	if in.Held != "" {
 		return Decision{Gate: Held, Message: "held: " + in.Held}
+	}
+	if in.Soaking != "" {
+		return Decision{Gate: Soaking, Message: "soaking: " + in.Soaking, RetryAt: in.SoakRetry}
 	}
 	if len(in.Windows) > 0 {
 		var next time.Time

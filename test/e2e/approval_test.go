@@ -8,8 +8,11 @@ import (
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -310,4 +313,118 @@ func TestRollbackRestoresExactly(t *testing.T) {
 	got = v.waitVariant("v1.21.4 proposed, v1.21.3 skipped", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.4"))
 	mustContain(t, "the v1.21.4 proposal", v.draftResources(got.Status.Sync.Draft)["deployment.yaml"], "replicas: 3", `"1.21.4"`)
 	t.Logf("after the skip: %s", firstLineOf(got.Status.Sync.Message))
+}
+
+// TestHealthCheckRollsBack: with Automatic approval and a health check
+// (a test kind with kstatus conditions standing in for a Flux
+// Kustomization), a new approval waits for the previous publish's soak;
+// when the health check turns Failed during a soak, forkline rolls back to
+// the previous release's content, skips the bad release, holds the variant
+// with the reason and says so in a Warning Event.
+func TestHealthCheckRollsBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	const ns = "hc-e2e"
+	if err := devstack.ApplyCRDs(ctx, env.Client, "testdata/healthcheck-crd.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	grantRead(ctx, t, "health.test.forkline.dev", "rollouts")
+	if err := smoke.PushUpstreamReleases(env, "hc-upstream", "app", "1.0.0", "1.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, ns, "hc-upstream", "app", "v1.0.1", "hc-down")
+	rollout := &unstructured.Unstructured{}
+	rollout.SetAPIVersion("health.test.forkline.dev/v1")
+	rollout.SetKind("Rollout")
+	rollout.SetNamespace(ns)
+	rollout.SetName("app")
+	if err := env.Client.Create(ctx, rollout); err != nil {
+		t.Fatal(err)
+	}
+	stop := startManager(t)
+	defer stop()
+
+	pv := newVariant(ns, "app", "hc-upstream", "hc-down", "1.0.x", v1.DeletionOrphan)
+	soak := 20 * time.Second
+	pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval, SoakTime: &metav1.Duration{Duration: soak},
+		HealthCheck: &v1.HealthCheck{APIVersion: "health.test.forkline.dev/v1", Kind: "Rollout", Name: "app"}}
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	awaiting := func(gate string) func(*v1.PackageVariant) bool {
+		return func(pv *v1.PackageVariant) bool {
+			c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
+			return c != nil && c.Reason == gate
+		}
+	}
+	got := v.waitVariant("v1.0.1 waits for v1.0.0's soak", time.Minute, func(pv *v1.PackageVariant) bool {
+		return phaseIs(v1.PhaseProposed, "v1.0.1")(pv) && awaiting("Soaking")(pv)
+	})
+	t.Logf("while v1 soaks: %s", firstLineOf(meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message))
+	got = v.waitVariant("v1.0.1 approved after the soak", time.Minute, func(pv *v1.PackageVariant) bool {
+		return pv.Status.Upstream != nil && pv.Status.Upstream.Current == "v1.0.1"
+	})
+	var good map[string]string
+	for _, pr := range v.downstreamOf("hc-down") {
+		if pr.Spec.Revision == "v1" {
+			good = v.draftResources(pr.Name)
+		}
+	}
+
+	// The deployment of v1.0.1 fails during its soak.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rollout), rollout); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedSlice(rollout.Object, []any{map[string]any{
+		"type": "Stalled", "status": "True", "reason": "CrashLoop", "message": "pods of app crash-looping since the upgrade",
+	}}, "status", "conditions"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Update(ctx, rollout); err != nil {
+		t.Fatal(err)
+	}
+	got = v.waitVariant("rolled back, skipped and held", time.Minute, func(pv *v1.PackageVariant) bool {
+		return pv.Status.Upstream != nil && pv.Status.Upstream.Current == "v1.0.0" && len(pv.Status.History) > 0 && pv.Status.History[0].Rollback
+	})
+	rec := got.Status.History[0]
+	t.Logf("history: %s -> %s as %s, rollback %v, approved by %s; skipped %v", rec.From, rec.To, rec.Revision, rec.Rollback, rec.ApprovedBy, got.Status.Skipped)
+	t.Logf("hold: %s", got.Annotations[v1.AnnotationHold])
+	if len(got.Status.Skipped) != 1 || got.Status.Skipped[0] != "v1.0.1" {
+		t.Errorf("status.skipped = %v, want [v1.0.1]", got.Status.Skipped)
+	}
+	mustContain(t, "the hold", got.Annotations[v1.AnnotationHold], "rolled back v2 (upstream v1.0.1): health check Rollout/app turned Failed", "crash-looping")
+	restored := v.draftResources(latestDownstream(t, v.downstreamOf("hc-down")).Name)
+	for _, name := range unionKeys(good, restored) {
+		if good[name] != restored[name] {
+			t.Errorf("%s of the rollback differs from v1's", name)
+		}
+	}
+	events, _ := env.Kubectl(ctx, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=app,reason=HealthCheckFailed", "-o", "custom-columns=TYPE:.type,MESSAGE:.message")
+	mustContain(t, "the Warning Event", events, "Warning", "Rollout/app turned Failed")
+
+	// The next release waits for a person: the variant is held.
+	if err := smoke.PushUpstreamReleases(env, "hc-upstream", "app", "1.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	got = v.waitVariant("v1.0.2 proposed, held", time.Minute, func(pv *v1.PackageVariant) bool {
+		return phaseIs(v1.PhaseProposed, "v1.0.2")(pv) && awaiting("Held")(pv)
+	})
+	t.Logf("v1.0.2 waits: %s", firstLineOf(meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message))
+}
+
+// grantRead lets forkline's ServiceAccount read a kind, as a platform team
+// grants it for a health check or an objectSelector.
+func grantRead(ctx context.Context, t *testing.T, group, resource string) {
+	t.Helper()
+	name := "forkline-read-" + resource + "." + group
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{{APIGroups: []string{group}, Resources: []string{resource}, Verbs: []string{"get", "list", "watch"}}}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "forkline-manager", Namespace: "forkline-system"}}}
+	for _, obj := range []client.Object{role, binding} {
+		if err := env.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
 }
