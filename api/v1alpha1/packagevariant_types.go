@@ -254,6 +254,7 @@ type PackageVariantStatus struct {
 // +kubebuilder:printcolumn:name="Current",type=string,JSONPath=`.status.upstream.current`
 // +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.status.upstream.target`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.sync.phase`
+// +kubebuilder:printcolumn:name="Waiting",type=string,JSONPath=`.status.conditions[?(@.type=="AwaitingApproval")].reason`
 // +kubebuilder:printcolumn:name="Draft",type=string,JSONPath=`.status.sync.draft`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

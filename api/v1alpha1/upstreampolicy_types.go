@@ -187,6 +187,11 @@ type TargetStatus struct {
 	// pipeline failed; empty when clean.
 	// +optional
 	Findings string `json:"findings,omitempty"`
+	// waiting names what a proposal waits for (AwaitingApproval's reason:
+	// Proposed for a person, or Held, Soaking, OutsideWindow, RateLimited,
+	// PolicyRateLimited, NotClean); the message says why and until when.
+	// +optional
+	Waiting string `json:"waiting,omitempty"`
 	// message says why the row is not ready.
 	// +optional
 	Message string `json:"message,omitempty"`

@@ -379,6 +379,9 @@ func rowFor(pv *v1.PackageVariant, d fanout.Variant) v1.TargetStatus {
 		}
 	}
 	row.Ready = meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate)
+	if c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval); c != nil && c.Status == metav1.ConditionTrue {
+		row.Waiting = c.Reason
+	}
 	switch c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady); {
 	case c == nil:
 		row.Message = "not reconciled yet"

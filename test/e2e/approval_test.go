@@ -137,6 +137,20 @@ func TestAutomaticApproval(t *testing.T) {
 	})
 	t.Logf("%s waits: %s", held, gated("Held")[held])
 	mustContain(t, "the held branch's wait", gated("Held")[held], "held: CAB review on Tuesday (forkline.dev/hold on draft "+heldDraft+")")
+	until("the policy's board shows the hold", func() bool {
+		board := &v1.UpstreamPolicy{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), board); err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range board.Status.Targets {
+			if row.Repo == held {
+				return row.Waiting == "Held" && strings.Contains(row.Message, "CAB review on Tuesday")
+			}
+		}
+		return false
+	})
+	out, _ := env.Kubectl(ctx, "get", "packagevariants", "-n", ns)
+	t.Logf("kubectl get packagevariants:\n%s", out)
 	annotateRevision(ctx, t, ns, heldDraft, v1.AnnotationHold, "")
 	until("the hold lifted, the last branch published", func() bool { return len(published("v1.0.0")) == 4 })
 
