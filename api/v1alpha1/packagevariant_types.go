@@ -154,6 +154,10 @@ type SyncStatus struct {
 	// briefly lose a draft while it re-lists its repository).
 	// +optional
 	MissingSince *metav1.Time `json:"missingSince,omitempty"`
+	// hold is the hold that stopped this sync's automatic approval, if
+	// any: its reason and when it was first seen.
+	// +optional
+	Hold *HoldRecord `json:"hold,omitempty"`
 	// message says what the sync waits on or why it failed.
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -163,6 +167,15 @@ type SyncStatus struct {
 	// finishedAt is when the sync was published or failed.
 	// +optional
 	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+}
+
+// HoldRecord is a hold on a sync's automatic approval.
+type HoldRecord struct {
+	// reason is the forkline.dev/hold annotation's value and where it was.
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason"`
+	// since is when forkline first saw the hold.
+	Since metav1.Time `json:"since"`
 }
 
 // SyncRecord is one finished sync.
@@ -181,6 +194,10 @@ type SyncRecord struct {
 	// revision's content (a pin back to an older release).
 	// +optional
 	Rollback bool `json:"rollback,omitempty"`
+	// hold is the hold that stopped the sync's automatic approval for a
+	// while, if any.
+	// +optional
+	Hold *HoldRecord `json:"hold,omitempty"`
 	// approvedBy is who approved it: forkline (automatic approval) or a
 	// person.
 	// +optional

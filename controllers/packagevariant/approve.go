@@ -11,6 +11,7 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -51,6 +52,9 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 		}
 	}
 	d := approval.Decide(in, s.now)
+	if sync := s.pv.Status.Sync; d.Gate == approval.Held && sync != nil && (sync.Hold == nil || sync.Hold.Reason != in.Held) {
+		sync.Hold = &v1.HoldRecord{Reason: in.Held, Since: metav1.NewTime(s.now)}
+	}
 	if !d.Approve {
 		msg := fmt.Sprintf("%s; automatic approval waits: %s (or %s)", proposed, d.Message, how)
 		setPhase(s, v1.PhaseProposed, msg)

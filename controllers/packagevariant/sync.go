@@ -196,6 +196,7 @@ func (r *Reconciler) recordPublished(s *scope) {
 		rec.ApprovedBy = "forkline"
 	}
 	rec.Rollback = s.published.Annotations[v1.AnnotationRollbackOf] != ""
+	rec.Hold = sync.Hold
 	pv.Status.History = append([]v1.SyncRecord{rec}, pv.Status.History...)
 	if len(pv.Status.History) > 10 {
 		pv.Status.History = pv.Status.History[:10]

@@ -38,7 +38,7 @@ func Classify(err error) Result {
 	case apierrors.IsConflict(err):
 		return Result{Progressing, "Conflict", "another writer changed the object first; retrying: " + msg}
 	case fromServer && gitTrouble.MatchString(status.Status().Message):
-		return Result{Unavailable, "GitUnavailable", "a git repository Porch reads is unavailable; retrying with backoff: " + msg}
+		return Result{Unavailable, "GitUnavailable", "a git repository Porch reads or pushes to is unavailable; retrying with backoff: " + msg}
 	case porchGroup && (apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) ||
 		apierrors.IsTooManyRequests(err) || apierrors.IsUnexpectedServerError(err) || isNetwork(err) ||
 		strings.Contains(msg, "currently unable to handle the request") || strings.Contains(msg, "error trying to reach service")):

@@ -153,17 +153,15 @@ func TestAutomaticApproval(t *testing.T) {
 	t.Logf("kubectl get packagevariants:\n%s", out)
 	annotateRevision(ctx, t, ns, heldDraft, v1.AnnotationHold, "")
 	until("the hold lifted, the last branch published", func() bool { return len(published("v1.0.0")) == 4 })
+	until("the held branch's history records the hold", func() bool {
+		h := variants()[held].Status.History
+		return len(h) > 0 && h[0].Hold != nil && strings.Contains(h[0].Hold.Reason, "CAB review on Tuesday")
+	})
+	rec := variants()[held].Status.History[0]
+	t.Logf("%s's history: %s published as %s, approved by %s, held since %s: %s", held, rec.To, rec.Revision, rec.ApprovedBy, rec.Hold.Since.UTC().Format(time.RFC3339), rec.Hold.Reason)
 
 	// auto-d's fork sets replicas 3; the next upstream release sets 2.
-	edited := latestDownstream(t, v.downstreamOf("auto-d"))
-	v.porchctl("rpkg", "copy", edited.Name, "--workspace", "local-edit")
-	for _, pr := range v.downstreamOf("auto-d") {
-		if pr.Spec.WorkspaceName == "local-edit" {
-			editDraft(v, pr.Name, "replicas: 1", "replicas: 3")
-			v.porchctl("rpkg", "propose", pr.Name)
-			v.porchctl("rpkg", "approve", pr.Name)
-		}
-	}
+	v.publishEdit("auto-d", "local-edit", "replicas: 1", "replicas: 3")
 
 	// A closed window: every proposal waits and says when it opens.
 	tomorrow := time.Now().UTC().Add(24 * time.Hour).Weekday()
@@ -267,15 +265,7 @@ func TestRollbackRestoresExactly(t *testing.T) {
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft) // the window is closed: a person approves
 
 	// A person's edit on 1.21.2, published: the last good revision there.
-	first := latestDownstream(t, v.downstreamOf("rb-down"))
-	v.porchctl("rpkg", "copy", first.Name, "--workspace", "local-edit")
-	for _, pr := range v.downstreamOf("rb-down") {
-		if pr.Spec.WorkspaceName == "local-edit" {
-			editDraft(v, pr.Name, "replicas: 1", "replicas: 3")
-			v.porchctl("rpkg", "propose", pr.Name)
-			v.porchctl("rpkg", "approve", pr.Name)
-		}
-	}
+	v.publishEdit("rb-down", "local-edit", "replicas: 1", "replicas: 3")
 	good := latestDownstream(t, v.downstreamOf("rb-down"))
 	goodContent := v.draftResources(good.Name)
 	got = v.waitVariant("v1.21.3 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.3"))
@@ -285,15 +275,7 @@ func TestRollbackRestoresExactly(t *testing.T) {
 	})
 	// Another edit on 1.21.3 (replicas 5): a backward merge would keep it,
 	// a rollback does not.
-	onBad := latestDownstream(t, v.downstreamOf("rb-down"))
-	v.porchctl("rpkg", "copy", onBad.Name, "--workspace", "edit-on-bad")
-	for _, pr := range v.downstreamOf("rb-down") {
-		if pr.Spec.WorkspaceName == "edit-on-bad" {
-			editDraft(v, pr.Name, "replicas: 3", "replicas: 5")
-			v.porchctl("rpkg", "propose", pr.Name)
-			v.porchctl("rpkg", "approve", pr.Name)
-		}
-	}
+	v.publishEdit("rb-down", "edit-on-bad", "replicas: 3", "replicas: 5")
 
 	// v1.21.3 is bad: pin back.
 	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) {

@@ -76,6 +76,23 @@ func noOwnerReferences(v *variantTest, repo string) {
 	}
 }
 
+// publishEdit is a person's change to a fork: a copy of the latest
+// published revision in workspace ws, its deployment edited, proposed and
+// approved.
+func (v *variantTest) publishEdit(repo, ws, from, to string) {
+	v.t.Helper()
+	v.porchctl("rpkg", "copy", latestDownstream(v.t, v.downstreamOf(repo)).Name, "--workspace", ws)
+	for _, pr := range v.downstreamOf(repo) {
+		if string(pr.Spec.WorkspaceName) == ws {
+			editDraft(v, pr.Name, from, to)
+			v.porchctl("rpkg", "propose", pr.Name)
+			v.porchctl("rpkg", "approve", pr.Name)
+			return
+		}
+	}
+	v.t.Fatalf("porchctl rpkg copy made no draft in workspace %s of %s", ws, repo)
+}
+
 // editDraft changes a draft's deployment the way porchctl rpkg push would.
 func editDraft(v *variantTest, name, from, to string) {
 	v.t.Helper()
@@ -603,15 +620,7 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 
 	// The fork sets replicas 3; upstream 1.21.3 sets 2: a conflict, which a
 	// person approves by hand with the gate still False.
-	published := latestDownstream(t, v.downstreamOf("own-down"))
-	v.porchctl("rpkg", "copy", published.Name, "--workspace", "local-edit")
-	for _, pr := range v.downstreamOf("own-down") {
-		if pr.Spec.WorkspaceName == "local-edit" {
-			editDraft(v, pr.Name, "replicas: 1", "replicas: 3")
-			v.porchctl("rpkg", "propose", pr.Name)
-			v.porchctl("rpkg", "approve", pr.Name)
-		}
-	}
+	v.publishEdit("own-down", "local-edit", "replicas: 1", "replicas: 3")
 	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) { pv.Spec.Pin = nil })
 	got = v.waitVariant("conflicted on v1.21.3", 2*time.Minute, phaseIs(v1.PhaseConflicted, "v1.21.3"))
 	conflicted := &porchv1alpha1.PackageRevision{}
