@@ -118,6 +118,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			before.Annotations, before.ResourceVersion = pv.Annotations, pv.ResourceVersion
 		}
 		summarize(before, pv, s, err, s.now)
+		record(pv, s)
 		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
 			// Optimistic lock: a reconcile that read a stale variant from
 			// the cache must not overwrite what a newer one recorded (the

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/metrics"
 	"github.com/forkline/forkline/internal/status"
 )
 
@@ -82,4 +83,26 @@ func conflictSummary(n int, first []v1.Conflict) string {
 		msg += fmt.Sprintf("; first: %s %s %s (upstream %s, downstream %s)", c.File, c.Resource, c.Path, c.Upstream, c.Downstream)
 	}
 	return msg
+}
+
+// record exports how the variant stands as metrics.
+func record(pv *v1.PackageVariant, s *scope) {
+	if !pv.DeletionTimestamp.IsZero() {
+		metrics.Forget(pv.Namespace, pv.Name)
+		return
+	}
+	phase := "None"
+	if sync := pv.Status.Sync; sync != nil && sync.Phase != "" {
+		phase = string(sync.Phase)
+		metrics.Conflicts.WithLabelValues(pv.Namespace, pv.Name).Set(float64(sync.ConflictCount))
+	}
+	metrics.SetPhase(pv.Namespace, pv.Name, phase)
+	if u := pv.Status.Upstream; u != nil {
+		metrics.Behind.WithLabelValues(pv.Namespace, pv.Name).Set(float64(len(u.Available)))
+	}
+	age := 0.0
+	if t := s.selection.Target; t != nil && !t.Published.IsZero() {
+		age = s.now.Sub(t.Published).Seconds()
+	}
+	metrics.TargetAge.WithLabelValues(pv.Namespace, pv.Name).Set(age)
 }

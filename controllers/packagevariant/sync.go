@@ -22,6 +22,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/merge"
+	"github.com/forkline/forkline/internal/metrics"
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
 	"github.com/forkline/forkline/internal/status"
@@ -197,6 +198,15 @@ func (r *Reconciler) recordPublished(s *scope) {
 	}
 	rec.Rollback = s.published.Annotations[v1.AnnotationRollbackOf] != ""
 	rec.Hold = sync.Hold
+	metrics.Approvals.WithLabelValues(rec.ApprovedBy).Inc()
+	if rec.Rollback {
+		metrics.Rollbacks.Inc()
+	}
+	for _, up := range s.upstream {
+		if up.Spec.Revision == sync.To && !up.Status.PublishedAt.IsZero() {
+			metrics.ReleaseToPublished.Observe(s.now.Sub(up.Status.PublishedAt.Time).Seconds())
+		}
+	}
 	pv.Status.History = append([]v1.SyncRecord{rec}, pv.Status.History...)
 	if len(pv.Status.History) > 10 {
 		pv.Status.History = pv.Status.History[:10]
@@ -647,6 +657,9 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
 	s.pv.Status.Sync.ContentHash = s.readHash
+	if t := s.selection.Target; !t.Published.IsZero() {
+		metrics.ReleaseToProposed.Observe(s.now.Sub(t.Published).Seconds())
+	}
 	log.FromContext(ctx).Info("proposed", "draft", draft.Name, "target", s.selection.Target.Revision)
 	return r.awaitApproval(ctx, s, draft)
 }
@@ -690,6 +703,7 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 	if err := r.client.Create(ctx, draft); err != nil {
 		return nil, fmt.Errorf("creating draft %s for upstream %s: %w", ws, target.Revision, err)
 	}
+	metrics.DraftsCreated.Inc()
 	started := metav1.NewTime(s.now)
 	pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: draft.Name, Phase: v1.PhaseMerging, StartedAt: &started}
 	r.event(pv, corev1.EventTypeNormal, "DraftCreated", "draft %s for upstream %s (from %q)", draft.Name, target.Revision, s.current)
@@ -765,6 +779,11 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	}
 	if err := r.writeResources(ctx, s, prr, kf); err != nil {
 		return err
+	}
+	if len(res.Conflicts) > 0 {
+		metrics.Merges.WithLabelValues("conflicted").Inc()
+	} else {
+		metrics.Merges.WithLabelValues("clean").Inc()
 	}
 	if len(res.Conflicts) > 0 {
 		setPhase(s, v1.PhaseConflicted, conflictSummary(len(res.Conflicts), sync.Conflicts))

@@ -1,0 +1,83 @@
+// Package metrics holds forkline's Prometheus metrics, served on the
+// manager's metrics endpoint with controller-runtime's. Labels stay
+// bounded: per variant (namespace, variant), never per release.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	// Phase is 1 for the sync phase each variant is in.
+	Phase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "forkline_variant_phase",
+		Help: "1 for the sync phase the variant is in (Merging, Conflicted, Proposed, Published, Failed, ...).",
+	}, []string{"namespace", "variant", "phase"})
+	// Behind counts the matching upstream releases newer than the one a
+	// variant's downstream is on.
+	Behind = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "forkline_variant_releases_behind",
+		Help: "Matching upstream releases newer than the one the downstream is on.",
+	}, []string{"namespace", "variant"})
+	// Conflicts counts a variant's unresolved merge conflicts.
+	Conflicts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "forkline_variant_unresolved_conflicts",
+		Help: "Unresolved merge conflicts in the variant's draft.",
+	}, []string{"namespace", "variant"})
+	// TargetAge is how long the release a variant syncs to has been out.
+	TargetAge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "forkline_variant_target_release_age_seconds",
+		Help: "Seconds since the upstream release the variant syncs to was published; 0 when up to date.",
+	}, []string{"namespace", "variant"})
+
+	DraftsCreated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "forkline_drafts_created_total",
+		Help: "Drafts forkline created.",
+	})
+	Merges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "forkline_merges_total",
+		Help: "Merges of an upstream release into a draft, by result (clean, conflicted).",
+	}, []string{"result"})
+	Approvals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "forkline_approvals_total",
+		Help: "Published syncs, by who approved them (forkline, person).",
+	}, []string{"by"})
+	Rollbacks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "forkline_rollbacks_total",
+		Help: "Rollbacks published (a pin back, or a failed health check).",
+	})
+
+	// ReleaseToProposed and ReleaseToPublished time a release from its
+	// upstream publish to a variant's proposal and to its publish.
+	ReleaseToProposed = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "forkline_release_to_proposed_seconds",
+		Help:    "Seconds from an upstream release's publish to forkline proposing it in a branch.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 s .. ~3 days
+	})
+	ReleaseToPublished = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "forkline_release_to_published_seconds",
+		Help:    "Seconds from an upstream release's publish to its publish in a branch.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, DraftsCreated, Merges, Approvals, Rollbacks, ReleaseToProposed, ReleaseToPublished)
+}
+
+// Forget drops a deleted variant's series.
+func Forget(namespace, variant string) {
+	labels := prometheus.Labels{"namespace": namespace, "variant": variant}
+	for _, g := range []*prometheus.GaugeVec{Phase, Behind, Conflicts, TargetAge} {
+		g.DeletePartialMatch(labels)
+	}
+}
+
+// SetPhase makes phase the variant's only phase series.
+func SetPhase(namespace, variant, phase string) {
+	Phase.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "variant": variant})
+	if phase != "" {
+		Phase.WithLabelValues(namespace, variant, phase).Set(1)
+	}
+}
