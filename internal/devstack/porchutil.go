@@ -85,19 +85,25 @@ func Published(revision string) func(*porchv1alpha1.PackageRevision) bool {
 // aggregated Porch API is momentarily unavailable (503): such a request
 // never reached porch-server.
 func (s *Stack) Porchctl(ctx context.Context, args ...string) (out string, err error) {
+	return s.runRetrying(ctx, s.Bin.Porchctl, args...)
+}
+
+// Kubectl runs kubectl against the stack and returns its combined output.
+func (s *Stack) Kubectl(ctx context.Context, args ...string) (string, error) {
+	return s.runRetrying(ctx, s.Bin.Kubectl, args...)
+}
+
+// runRetrying runs a client again, as a person would, while the API
+// server answers that Porch's API is briefly unavailable.
+func (s *Stack) runRetrying(ctx context.Context, bin string, args ...string) (out string, err error) {
 	for range 5 {
-		out, err = s.run(ctx, s.Bin.Porchctl, args...)
+		out, err = s.run(ctx, bin, args...)
 		if err == nil || !strings.Contains(out, "currently unable to handle the request") {
 			return out, err
 		}
 		time.Sleep(2 * time.Second)
 	}
 	return out, err
-}
-
-// Kubectl runs kubectl against the stack and returns its combined output.
-func (s *Stack) Kubectl(ctx context.Context, args ...string) (string, error) {
-	return s.run(ctx, s.Bin.Kubectl, args...)
 }
 
 func (s *Stack) run(ctx context.Context, bin string, args ...string) (string, error) {

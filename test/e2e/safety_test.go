@@ -10,11 +10,13 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -94,14 +96,23 @@ func (v *variantTest) publishEdit(repo, ws, from, to string) {
 }
 
 // editDraft changes a draft's deployment the way porchctl rpkg push would.
+// Like a person, it tries again when Porch is briefly busy (503, a
+// timeout) or the draft moved under it (409).
 func editDraft(v *variantTest, name, from, to string) {
 	v.t.Helper()
-	prr := &porchv1alpha1.PackageRevisionResources{}
-	if err := env.Client.Get(v.ctx, client.ObjectKey{Namespace: v.ns, Name: name}, prr); err != nil {
-		v.t.Fatal(err)
+	transient := func(err error) bool {
+		return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) ||
+			apierrors.IsConflict(err) || apierrors.IsTooManyRequests(err)
 	}
-	prr.Spec.Resources["deployment.yaml"] = strings.Replace(prr.Spec.Resources["deployment.yaml"], from, to, 1)
-	if err := env.Client.Update(v.ctx, prr); err != nil {
+	err := retry.OnError(wait.Backoff{Steps: 6, Duration: 500 * time.Millisecond, Factor: 2}, transient, func() error {
+		prr := &porchv1alpha1.PackageRevisionResources{}
+		if err := env.Client.Get(v.ctx, client.ObjectKey{Namespace: v.ns, Name: name}, prr); err != nil {
+			return err
+		}
+		prr.Spec.Resources["deployment.yaml"] = strings.Replace(prr.Spec.Resources["deployment.yaml"], from, to, 1)
+		return env.Client.Update(v.ctx, prr)
+	})
+	if err != nil {
 		v.t.Fatal(err)
 	}
 }
