@@ -154,7 +154,7 @@ func (r *Reconciler) unclean(ctx context.Context, s *scope, draft *porchv1alpha1
 		}
 	}
 	for _, g := range draft.Spec.ReadinessGates {
-		if !gateTrue(draft, g.ConditionType) {
+		if st, _ := gateStatus(draft, g.ConditionType); st != porchv1alpha1.ConditionTrue {
 			return fmt.Sprintf("readiness gate %s is not True", g.ConditionType), nil
 		}
 	}
@@ -170,15 +170,6 @@ func (r *Reconciler) unclean(ctx context.Context, s *scope, draft *porchv1alpha1
 		return "a person changed it since forkline proposed it", nil
 	}
 	return "", nil
-}
-
-func gateTrue(pr *porchv1alpha1.PackageRevision, condType string) bool {
-	for _, c := range pr.Status.Conditions {
-		if c.Type == condType {
-			return c.Status == porchv1alpha1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // approvedAt are the times forkline approved published revisions, as their

@@ -148,16 +148,6 @@ func previousPublished(prs []porchv1alpha1.PackageRevision, p *porchv1alpha1.Pac
 	return latestPublished(before)
 }
 
-func revisionNumber(pr *porchv1alpha1.PackageRevision) int {
-	m := downstreamRevision.FindStringSubmatch(pr.Spec.Revision)
-	if m == nil {
-		return -1
-	}
-	n := 0
-	fmt.Sscan(m[1], &n)
-	return n
-}
-
 // waitingFor says what the next automatic approval waits for.
 func (k soak) waitingFor(pv *v1.PackageVariant) string {
 	hc := pv.Spec.Approval.HealthCheck

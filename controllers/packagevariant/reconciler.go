@@ -115,7 +115,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			pv.Status.ObservedGeneration = pv.Generation
 		}
 		if s.metadataWritten {
-			before.Annotations, before.ResourceVersion = pv.Annotations, pv.ResourceVersion
+			before.ObjectMeta = *pv.ObjectMeta.DeepCopy()
 		}
 		summarize(before, pv, s, err, s.now)
 		record(pv, s)
@@ -144,7 +144,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if err := r.client.Patch(ctx, pv, patch); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
 		}
-		before.Finalizers, before.ResourceVersion = pv.Finalizers, pv.ResourceVersion
+		s.metadataWritten = true
 	}
 	if pv.Spec.Suspend {
 		s.end(status.Waiting, "Suspended", "spec.suspend is true: nothing is created, proposed or approved; set it to false to go on")

@@ -48,8 +48,9 @@ type scope struct {
 	rollback bool
 	// soak is the automatic publish being watched, if any.
 	soak soak
-	// metadataWritten is set when a step patched the variant's metadata:
-	// the status patch then compares against its new resourceVersion.
+	// metadataWritten is set when the reconcile patched the variant's
+	// metadata (its finalizer, a hold): the status patch then compares
+	// against the new resourceVersion.
 	metadataWritten bool
 	// readHash is the hash of the draft's content as this reconcile read it.
 	readHash string
@@ -95,15 +96,24 @@ func latestPublished(prs []porchv1alpha1.PackageRevision) *porchv1alpha1.Package
 	bestN := -1
 	for i := range prs {
 		pr := &prs[i]
-		m := downstreamRevision.FindStringSubmatch(pr.Spec.Revision)
-		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || m == nil {
+		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished {
 			continue
 		}
-		if n, _ := strconv.Atoi(m[1]); n > bestN {
+		if n := revisionNumber(pr); n > bestN {
 			best, bestN = pr, n
 		}
 	}
 	return best
+}
+
+// revisionNumber is N of a vN revision, -1 for any other (main, a draft).
+func revisionNumber(pr *porchv1alpha1.PackageRevision) int {
+	m := downstreamRevision.FindStringSubmatch(pr.Spec.Revision)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // upstreamRevisionOf is the upstream revision a downstream revision was

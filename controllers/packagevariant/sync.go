@@ -924,12 +924,19 @@ func gateFalse(pr *porchv1alpha1.PackageRevision) bool {
 	if pr == nil {
 		return false
 	}
+	st, ok := gateStatus(pr, porch.ConflictsGate)
+	return ok && st != porchv1alpha1.ConditionTrue
+}
+
+// gateStatus is the status of a revision's readiness condition, and
+// whether it has one.
+func gateStatus(pr *porchv1alpha1.PackageRevision, condType string) (porchv1alpha1.ConditionStatus, bool) {
 	for _, c := range pr.Status.Conditions {
-		if c.Type == porch.ConflictsGate && c.Status != porchv1alpha1.ConditionTrue {
-			return true
+		if c.Type == condType {
+			return c.Status, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func firstLine(s string) string {

@@ -67,7 +67,7 @@ func waitHTTP(ctx context.Context, p *process, url string, cfg *rest.Config, tim
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for %s (last: %s): %w\n%s", url, last, err, tail(p.log, 15))
+		return fmt.Errorf("waiting for %s (last: %s): %w\n%s", url, last, err, Tail(p.log, 15))
 	}
 	return nil
 }

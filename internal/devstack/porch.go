@@ -132,7 +132,7 @@ func (s *Stack) waitPorchAPI(ctx context.Context, p *process) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for porch.kpt.dev/v1alpha1 through kube-apiserver (last: %v): %w\n%s", last, err, tail(p.log, 15))
+		return fmt.Errorf("waiting for porch.kpt.dev/v1alpha1 through kube-apiserver (last: %v): %w\n%s", last, err, Tail(p.log, 15))
 	}
 	return nil
 }
@@ -150,7 +150,7 @@ func waitTCP(ctx context.Context, p *process, addr string, timeout time.Duration
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for %s on %s: %w\n%s", p.name, addr, err, tail(p.log, 15))
+		return fmt.Errorf("waiting for %s on %s: %w\n%s", p.name, addr, err, Tail(p.log, 15))
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func startProcess(dir, name, bin string, args []string, env []string) (*process,
 func (p *process) exited() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.name, p.err, p.log, tail(p.log, 20))
+		return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.name, p.err, p.log, Tail(p.log, 20))
 	default:
 		return nil
 	}
@@ -71,7 +71,8 @@ func (p *process) stop(grace time.Duration) {
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-func tail(path string, n int) string {
+// Tail is the last n lines of a log file, for whoever reads a failure.
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()

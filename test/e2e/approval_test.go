@@ -54,13 +54,9 @@ func TestAutomaticApproval(t *testing.T) {
 	}
 	v := &variantTest{t: t, ctx: ctx, ns: ns}
 	variants := func() map[string]*v1.PackageVariant {
-		var list v1.PackageVariantList
-		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
 		out := map[string]*v1.PackageVariant{}
-		for i := range list.Items {
-			out[list.Items[i].Spec.Downstream.Repo] = &list.Items[i]
+		for _, pv := range variantsIn(ctx, t, ns) {
+			out[pv.Spec.Downstream.Repo] = &pv
 		}
 		return out
 	}

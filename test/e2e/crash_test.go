@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 )
 
@@ -150,7 +150,7 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 	last := "v" + arriving[len(arriving)-1]
 	for {
 		if ctx.Err() != nil {
-			t.Fatalf("the branches did not converge: %v\n%s", ctx.Err(), crashBoard(t, ns))
+			t.Fatalf("the branches did not converge: %v\n%s", ctx.Err(), board(variantsIn(context.Background(), t, ns)))
 		}
 		// Releases arrive while the manager dies and comes back.
 		if pushed < len(arriving) && time.Since(started) > time.Duration(20*(pushed+1))*time.Second {
@@ -192,11 +192,7 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 				}
 			}
 		}
-		var pvs v1.PackageVariantList
-		if err := env.Client.List(ctx, &pvs, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
-		for _, pv := range pvs.Items {
+		for _, pv := range variantsIn(ctx, t, ns) {
 			sync := pv.Status.Sync
 			if sync == nil {
 				continue
@@ -262,8 +258,7 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 	final := latestDownstream(t, (&variantTest{t: t, ctx: ctx, ns: ns}).downstreamOf(editedBranch))
 	mustContain(t, editedBranch+"'s last release", v.draftResources(final.Name)["deployment.yaml"], edit, `"1.0.7"`)
 	if t.Failed() {
-		out, _ := os.ReadFile(m.log)
-		t.Logf("manager log tail:\n%s", tail(string(out), 60))
+		t.Logf("manager log tail:\n%s", devstack.Tail(m.log, 60))
 	}
 }
 
@@ -273,20 +268,4 @@ func upstreamOf(pr *porchv1alpha1.PackageRevision) string {
 		return ""
 	}
 	return filepath.Base(pr.Status.UpstreamLock.Git.Ref)
-}
-
-func crashBoard(t *testing.T, ns string) string {
-	var pvs v1.PackageVariantList
-	if err := env.Client.List(context.Background(), &pvs, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	return board(pvs.Items)
-}
-
-func tail(s string, lines int) string {
-	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
 }

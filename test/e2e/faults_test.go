@@ -44,13 +44,7 @@ func TestPorchOutageDuringFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The fan-out is under way: the variants exist.
-	variants := func() []v1.PackageVariant {
-		var list v1.PackageVariantList
-		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
-		return list.Items
-	}
+	variants := func() []v1.PackageVariant { return variantsIn(ctx, t, ns) }
 	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		return len(variants()) == len(branches), nil
 	}); err != nil {
@@ -118,6 +112,16 @@ func TestPorchOutageDuringFanOut(t *testing.T) {
 	}
 }
 
+// variantsIn lists the namespace's variants.
+func variantsIn(ctx context.Context, t *testing.T, ns string) []v1.PackageVariant {
+	t.Helper()
+	var list v1.PackageVariantList
+	if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
 func readyOf(pv *v1.PackageVariant) *metav1.Condition {
 	return meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady)
 }
@@ -168,13 +172,7 @@ func TestGitOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := &variantTest{t: t, ctx: ctx, ns: ns}
-	variants := func() []v1.PackageVariant {
-		var list v1.PackageVariantList
-		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
-		return list.Items
-	}
+	variants := func() []v1.PackageVariant { return variantsIn(ctx, t, ns) }
 	// proposed waits until every branch proposes release, then approves.
 	proposed := func(release string, since time.Time, what string) {
 		t.Helper()
