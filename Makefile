@@ -72,6 +72,10 @@ verify: generate manifests ## Fail if generated files are stale, code is unforma
 bench: ## Print the merge engine's time and allocations beside kyaml merge3's, measured in one run.
 	go run ./bench/merge
 
+.PHONY: bench-fanout
+bench-fanout: stack-bins ## Measure a release fanning out to N repositories (N=10,100,300; N=1000 for scale) against a floor client, on the local stack.
+	go run ./bench/fanout
+
 .PHONY: fuzz
 fuzz: ## Fuzz the merge engine for FUZZTIME (default 10m; not part of `make test`).
 	go test -run '^$$' -fuzz FuzzMerge -fuzztime $(or $(FUZZTIME),10m) ./internal/merge/

@@ -6,6 +6,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -18,12 +19,23 @@ type Options struct {
 	// AllowRestarts lets a process register the controllers again with a
 	// new manager after stopping the first (tests that restart forkline).
 	AllowRestarts bool
+	// Concurrency is how many variants, and how many policies, reconcile
+	// at once; DefaultConcurrency when zero.
+	Concurrency int
 }
+
+// DefaultConcurrency is two workers a CPU, at least 4: a reconcile mostly
+// waits on Porch, and Porch works on different repositories in parallel.
+func DefaultConcurrency() int { return max(4, 2*runtime.NumCPU()) }
 
 // Setup registers both controllers with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	var pvOpts []packagevariant.Option
-	var upOpts []upstreampolicy.Option
+	workers := opts.Concurrency
+	if workers <= 0 {
+		workers = DefaultConcurrency()
+	}
+	pvOpts := []packagevariant.Option{packagevariant.WithConcurrency(workers)}
+	upOpts := []upstreampolicy.Option{upstreampolicy.WithConcurrency(workers)}
 	if opts.AllowRestarts {
 		pvOpts = append(pvOpts, packagevariant.WithRestarts())
 		upOpts = append(upOpts, upstreampolicy.WithRestarts())

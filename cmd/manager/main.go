@@ -14,10 +14,12 @@ import (
 
 func main() {
 	var opts manager.Options
+	var ctrlOpts controllers.Options
 	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", true, "Elect a leader so only one replica reconciles at a time.")
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election lease; defaults to the pod's namespace.")
+	flag.IntVar(&ctrlOpts.Concurrency, "concurrent", controllers.DefaultConcurrency(), "How many variants (and policies) reconcile at once; one variant never reconciles twice at the same time.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -27,7 +29,7 @@ func main() {
 	ctx := ctrl.SetupSignalHandler()
 	mgr, err := manager.New(ctrl.GetConfigOrDie(), opts)
 	if err == nil {
-		err = controllers.Setup(ctx, mgr, controllers.Options{})
+		err = controllers.Setup(ctx, mgr, ctrlOpts)
 	}
 	if err != nil {
 		log.Error(err, "unable to set up the manager")

@@ -28,6 +28,9 @@ import (
 // (AwaitingApproval's reason) and looks again when that gate can open.
 func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (ctrl.Result, error) {
 	s.done = true
+	// A proposal is not checked for conflicts again: what the reconcile
+	// that checked it found still stands.
+	keepCondition(s, v1.ConditionConflicted)
 	how := fmt.Sprintf("approve it with: porchctl rpkg approve %s -n %s", draft.Name, draft.Namespace)
 	proposed := fmt.Sprintf("draft %s (upstream %s) is proposed", draft.Name, s.selection.Target.Revision)
 	if restore := draft.Annotations[v1.AnnotationRollbackOf]; restore != "" {
@@ -39,6 +42,11 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 		setCondition(s.pv, v1.ConditionAwaitingApproval, true, "Proposed", msg)
 		return ctrl.Result{}, nil
 	}
+	// Rate limits count approvals across a policy's variants, which
+	// reconcile in parallel: one decision at a time, so two variants never
+	// both take the last approval of the hour.
+	r.approvals.deciding.Lock()
+	defer r.approvals.deciding.Unlock()
 	in, err := r.gates(ctx, s, draft)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -188,8 +196,10 @@ func approvedAt(prs []porchv1alpha1.PackageRevision) map[string]time.Time {
 // the moment before the cache shows them: the next variant's reconcile may
 // come first, and a budget must not be overrun by that lag.
 type approvals struct {
-	mu sync.Mutex
-	at map[string]approved // by revision namespace/name
+	// deciding serializes automatic approval decisions.
+	deciding sync.Mutex
+	mu       sync.Mutex
+	at       map[string]approved // by revision namespace/name
 }
 
 type approved struct {

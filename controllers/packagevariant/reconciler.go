@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/lru"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,11 +43,18 @@ type Reconciler struct {
 	revisions porch.Revisions
 	// approvals are this process's own, until the cache shows them.
 	approvals *approvals
+	// echoes are forkline's own last writes, not worth a read or a
+	// reconcile when they come back.
+	echoes *echoes
+	// upstreams holds published upstream content: immutable, and the same
+	// for every variant a release fans out to.
+	upstreams *lru.Cache
 	recorder  events.EventRecorder
 	now       func() time.Time
 	// skipNameValidation lets a process run the controller more than once
 	// (a test restarting the manager).
 	skipNameValidation bool
+	workers            int
 }
 
 // Option configures a Reconciler.
@@ -59,6 +67,10 @@ func WithClock(now func() time.Time) Option { return func(r *Reconciler) { r.now
 // controller again, as a test restarting "the controller" does.
 func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation = true } }
 
+// WithConcurrency sets how many variants reconcile at once; one variant
+// is never reconciled twice at the same time.
+func WithConcurrency(workers int) Option { return func(r *Reconciler) { r.workers = workers } }
+
 // NewReconciler builds a reconciler on the manager's clients.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 	r := &Reconciler{
@@ -66,6 +78,8 @@ func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 		reader:    mgr.GetAPIReader(),
 		revisions: porch.Revisions{Client: mgr.GetClient(), Fresh: mgr.GetAPIReader()},
 		approvals: &approvals{},
+		echoes:    &echoes{},
+		upstreams: lru.New(64),
 		recorder:  mgr.GetEventRecorder("forkline-packagevariant"),
 		now:       time.Now,
 	}
@@ -81,13 +95,13 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1.PackageVariant{}).
+		For(&v1.PackageVariant{}, builder.WithPredicates(r.echoes.statusEcho())).
 		Watches(&porchv1alpha1.PackageRevision{}, handler.EnqueueRequestsFromMapFunc(r.variantsFor)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.variantsInjecting)).
 		// Its spec only: the policy's status board changes all the time.
 		Watches(&v1.UpstreamPolicy{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfPolicy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("packagevariant").
-		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation}).
+		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation, MaxConcurrentReconciles: r.workers}).
 		Complete(r)
 }
 
@@ -105,10 +119,13 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	pv := &v1.PackageVariant{}
 	if err := r.client.Get(ctx, req.NamespacedName, pv); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.echoes.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := pv.DeepCopy()
-	s := &scope{pv: pv, now: r.now()}
+	s := &scope{pv: pv, now: r.now(), before: before.Status.Conditions}
 	dropDomainConditions(pv)
 	defer func() {
 		if err == nil {
@@ -125,7 +142,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			// hash of what forkline wrote, which protects people's edits).
 			patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 			switch perr := r.client.Status().Patch(ctx, pv, patch); {
-			case perr == nil, apierrors.IsNotFound(perr):
+			case perr == nil:
+				r.echoes.wroteStatus(pv)
+			case apierrors.IsNotFound(perr):
+				r.echoes.forget(req.NamespacedName)
 			case apierrors.IsConflict(perr):
 				result, err = ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
 			default:
@@ -167,13 +187,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			res.RequeueAfter = s.requeue
 		}
 		if err != nil || s.done {
+			if rerr := r.recordWritten(ctx, s); rerr != nil && err == nil {
+				err = rerr
+			}
 			if err != nil {
 				log.FromContext(ctx).Error(err, "reconcile step failed", "variant", req.NamespacedName)
 			}
 			return res, err
 		}
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.recordWritten(ctx, s)
 }
 
 // validate checks what the API server cannot: the constraint's syntax,

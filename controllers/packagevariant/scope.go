@@ -9,6 +9,7 @@ import (
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/porch"
@@ -18,10 +19,12 @@ import (
 
 // scope is what one reconcile learned, passed from step to step.
 type scope struct {
-	pv    *v1.PackageVariant
-	now   time.Time
-	track release.Track
-	done  bool // a step decided the reconcile ends here
+	pv *v1.PackageVariant
+	// before are the variant's conditions as the reconcile found them.
+	before []metav1.Condition
+	now    time.Time
+	track  release.Track
+	done   bool // a step decided the reconcile ends here
 	// result is how the reconcile ended, for summarize.
 	result status.Result
 	// requeue asks to look again after this long even without an event.
@@ -39,7 +42,10 @@ type scope struct {
 	// revision, or configKey.
 	key string
 
-	draft  *porchv1alpha1.PackageRevision // the target's draft, read fresh
+	draft *porchv1alpha1.PackageRevision // the target's draft, read fresh
+	// fresh is set while draft is what Porch answered this reconcile's own
+	// read or write of it: no need to read it again.
+	fresh  bool
 	prr    *porchv1alpha1.PackageRevisionResources
 	kf     *porch.Kptfile
 	edited bool // a person changed the draft since forkline last wrote it
@@ -52,8 +58,12 @@ type scope struct {
 	// metadata (its finalizer, a hold): the status patch then compares
 	// against the new resourceVersion.
 	metadataWritten bool
-	// readHash is the hash of the draft's content as this reconcile read it.
+	// readHash is the hash of the draft's content as this reconcile read
+	// (or wrote) it.
 	readHash string
+	// unrecorded is set when this reconcile wrote the draft's content and
+	// has not recorded its hash on the draft yet.
+	unrecorded bool
 }
 
 // trackFor reads the variant's track, validating its constraint.

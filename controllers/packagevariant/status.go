@@ -26,6 +26,17 @@ func setCondition(pv *v1.PackageVariant, condType string, on bool, reason, msg s
 	})
 }
 
+// keepCondition carries a domain condition over from before the reconcile
+// when the reconcile did not derive it afresh.
+func keepCondition(s *scope, condType string) {
+	if meta.FindStatusCondition(s.pv.Status.Conditions, condType) != nil {
+		return
+	}
+	if c := meta.FindStatusCondition(s.before, condType); c != nil {
+		meta.SetStatusCondition(&s.pv.Status.Conditions, *c)
+	}
+}
+
 // dropDomainConditions starts a reconcile with only the kstatus conditions,
 // which summarize always sets.
 func dropDomainConditions(pv *v1.PackageVariant) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -450,7 +451,15 @@ func takeRetry(pv *v1.PackageVariant) bool {
 func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, target := s.pv, s.selection.Target
 	fresh := &porchv1alpha1.PackageRevision{}
-	switch err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh); {
+	var err error
+	if s.fresh || r.echoes.isOwnDraft(pv, s.draft) {
+		// Just created, or the cache shows exactly what forkline last
+		// wrote: a read would tell nothing new.
+		fresh = s.draft
+	} else {
+		err = r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh)
+	}
+	switch {
 	case apierrors.IsNotFound(err):
 		// Just created or just deleted: the next look (checkDeleted) tells.
 		s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", s.draft.Name))
@@ -467,7 +476,7 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		s.done = true
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	s.draft = fresh
+	s.draft, s.fresh = fresh, true
 	if pv.Status.Sync != nil {
 		pv.Status.Sync.MissingSince = nil
 	}
@@ -531,11 +540,9 @@ func (r *Reconciler) mergeDraft(ctx context.Context, s *scope) (ctrl.Result, err
 	if err := r.merge(ctx, s, s.prr); err != nil {
 		return ctrl.Result{}, err
 	}
-	s.done = true
-	if s.requeue > 0 {
-		return ctrl.Result{}, nil
-	}
-	return ctrl.Result{RequeueAfter: time.Second}, nil
+	// A clean merge goes on to be proposed in the same reconcile, from
+	// what Porch answered the write.
+	return ctrl.Result{}, nil
 }
 
 // leaveEdited stops at a draft a person changed: forkline never overwrites
@@ -567,8 +574,7 @@ func (r *Reconciler) applySettings(ctx context.Context, s *scope) (ctrl.Result, 
 		return ctrl.Result{}, err
 	}
 	setPhase(s, v1.PhaseRendering, "applied the variant's steps and injected config; rendering")
-	s.done = true
-	return ctrl.Result{RequeueAfter: time.Second}, nil
+	return ctrl.Result{}, nil
 }
 
 // checkConflicts holds a draft with unresolved conflicts for a person
@@ -638,9 +644,10 @@ func (r *Reconciler) checkRender(_ context.Context, s *scope) (ctrl.Result, erro
 // (Proposed, AwaitingApproval).
 func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error) {
 	draft := s.draft
-	// Writes above made new commits; propose the latest.
-	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), draft); err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
+	if !s.fresh {
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), draft); err != nil {
+			return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
+		}
 	}
 	err := r.revisions.Update(ctx, draft, func(draft *porchv1alpha1.PackageRevision) {
 		draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
@@ -654,8 +661,11 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		draft.Annotations[v1.AnnotationContentHash] = s.readHash
 	})
 	if err != nil {
+		r.echoes.wroteDraft(s.pv, nil)
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
+	r.echoes.wroteDraft(s.pv, draft)
+	s.unrecorded = false
 	s.pv.Status.Sync.ContentHash = s.readHash
 	if t := s.selection.Target; !t.Published.IsZero() {
 		metrics.ReleaseToProposed.Observe(s.now.Sub(t.Published).Seconds())
@@ -704,9 +714,10 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 		return nil, fmt.Errorf("creating draft %s for upstream %s: %w", ws, target.Revision, err)
 	}
 	metrics.DraftsCreated.Inc()
+	r.echoes.wroteDraft(pv, draft)
+	s.fresh = true
 	started := metav1.NewTime(s.now)
 	pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: draft.Name, Phase: v1.PhaseMerging, StartedAt: &started}
-	r.event(pv, corev1.EventTypeNormal, "DraftCreated", "draft %s for upstream %s (from %q)", draft.Name, target.Revision, s.current)
 	if restore := draft.Annotations[v1.AnnotationRollbackOf]; restore != "" {
 		r.event(pv, corev1.EventTypeNormal, "RollingBack", "draft %s rolls back to upstream %s: it restores %s exactly", draft.Name, target.Revision, restore)
 	}
@@ -719,7 +730,7 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
 	pv, target := s.pv, s.selection.Target
 	setPhase(s, v1.PhaseMerging, fmt.Sprintf("merging upstream %s into %s", target.Revision, prr.Name))
-	up, err := r.resources(ctx, pv.Namespace, target.Name)
+	up, err := r.upstreamResources(ctx, s, target.Name)
 	if err != nil {
 		return err
 	}
@@ -727,7 +738,7 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	if s.current != "" {
 		for _, pr := range s.upstream {
 			if pr.Spec.Revision == s.current {
-				if base, err = r.resources(ctx, pv.Namespace, pr.Name); err != nil {
+				if base, err = r.upstreamResources(ctx, s, pr.Name); err != nil {
 					return err
 				}
 			}
@@ -836,11 +847,39 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		}
 		prr.ResourceVersion = fresh.ResourceVersion
 	}
+	// A new commit, which no watch event forkline saw shows yet. The
+	// draft's metadata and spec stay as read: a patch from them is right.
+	r.echoes.wroteDraft(s.pv, nil)
 	if err := r.client.Update(ctx, prr); err != nil {
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
 	s.pv.Status.Sync.RenderStatus = renderSummary(prr.Status.RenderStatus)
-	return r.recordHash(ctx, s, porch.Hash(prr.Spec.Resources))
+	// What Porch stored (rendered) is what the next steps check and
+	// propose.
+	s.readHash = porch.Hash(prr.Spec.Resources)
+	kf, err := porch.ParseKptfile(prr.Spec.Resources[porch.KptfileName])
+	if err != nil {
+		return fmt.Errorf("draft %s after writing: %w", prr.Name, err)
+	}
+	s.kf = kf
+	// Recorded by the proposal's own write, or when the reconcile stops
+	// before it (recordWritten). Until then the draft has no record, which
+	// reads as forkline's own, never as a person's edit.
+	s.unrecorded = true
+	return nil
+}
+
+// recordWritten records the hash of what this reconcile wrote to the draft,
+// unless its proposal did.
+func (r *Reconciler) recordWritten(ctx context.Context, s *scope) error {
+	if !s.unrecorded {
+		return nil
+	}
+	if err := r.recordHash(ctx, s, s.readHash); err != nil {
+		return err
+	}
+	s.unrecorded = false
+	return nil
 }
 
 // recordHash sets (or, empty, removes) the draft's content-hash annotation
@@ -857,8 +896,11 @@ func (r *Reconciler) recordHash(ctx context.Context, s *scope, hash string) erro
 		}
 	})
 	if err != nil {
+		r.echoes.wroteDraft(s.pv, nil)
 		return fmt.Errorf("recording what forkline wrote to %s: %w", s.draft.Name, err)
 	}
+	r.echoes.wroteDraft(s.pv, s.draft)
+	s.fresh = true
 	s.pv.Status.Sync.ContentHash = hash
 	return nil
 }
@@ -895,6 +937,22 @@ func (r *Reconciler) resources(ctx context.Context, ns, name string) (merge.Tree
 	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prr); err != nil {
 		return nil, fmt.Errorf("reading resources of %s: %w", name, err)
 	}
+	return prr.Spec.Resources, nil
+}
+
+// upstreamResources is the content of a published upstream revision, read
+// once per commit: a release fanning out to many variants is read once,
+// not once a variant.
+func (r *Reconciler) upstreamResources(ctx context.Context, s *scope, name string) (merge.Tree, error) {
+	key := s.pv.Namespace + "/" + name + "@" + r.commitOf(s, name)
+	if cached, ok := r.upstreams.Get(key); ok {
+		return maps.Clone(cached.(merge.Tree)), nil
+	}
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: name}, prr); err != nil {
+		return nil, fmt.Errorf("reading resources of %s: %w", name, err)
+	}
+	r.upstreams.Add(key, maps.Clone(merge.Tree(prr.Spec.Resources)))
 	return prr.Spec.Resources, nil
 }
 
@@ -1029,7 +1087,8 @@ func (r *Reconciler) emitPhaseEvent(before, after *v1.PackageVariant) {
 		return
 	}
 	is = after.Status.Sync.Phase
-	if is == was || is == "" {
+	// Merging and Rendering pass within a reconcile: nobody acts on them.
+	if is == was || is == "" || is == v1.PhaseMerging || is == v1.PhaseRendering {
 		return
 	}
 	eventType := corev1.EventTypeNormal

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/controllers/packagevariant"
 	"github.com/forkline/forkline/internal/fanout"
 	"github.com/forkline/forkline/internal/status"
 )
@@ -49,11 +50,14 @@ type Reconciler struct {
 	cache              cache.Cache
 	recorder           events.EventRecorder
 	skipNameValidation bool
+	workers            int
 
 	// The kinds objectSelector targets select are watched once seen.
 	controller controller.Controller
 	watchedMu  sync.Mutex
 	watched    map[schema.GroupVersionKind]bool
+
+	boards boardWrites
 }
 
 // Option configures a Reconciler.
@@ -61,6 +65,9 @@ type Option func(*Reconciler)
 
 // WithRestarts allows a second manager in the same process.
 func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation = true } }
+
+// WithConcurrency sets how many policies reconcile at once.
+func WithConcurrency(workers int) Option { return func(r *Reconciler) { r.workers = workers } }
 
 // NewReconciler builds a reconciler on the manager's client.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
@@ -83,10 +90,13 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.UpstreamPolicy{}).
-		Owns(&v1.PackageVariant{}).
+		// A variant's status changes feed the board, gathered for a second:
+		// a release fanning out to N variants rewrites it about once a
+		// second, not N times.
+		Watches(&v1.PackageVariant{}, boardFeed{}).
 		Watches(&configapi.Repository{}, handler.EnqueueRequestsFromMapFunc(r.policiesSelecting)).
 		Named("upstreampolicy").
-		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation}).
+		WithOptions(controller.Options{SkipNameValidation: &r.skipNameValidation, MaxConcurrentReconciles: r.workers}).
 		Build(r)
 	r.controller = c
 	return err
@@ -167,11 +177,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			p.Status.ObservedGeneration = p.Generation
 		}
 		status.Conclude(&p.Status.Conditions, before.Status.Conditions, p.Generation, outcome, err, time.Now())
-		if !equality.Semantic.DeepEqual(before.Status, p.Status) {
-			if perr := r.client.Status().Patch(ctx, p, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
-				err = fmt.Errorf("patching status: %w", perr)
-			}
+		if equality.Semantic.DeepEqual(before.Status, p.Status) {
+			return
 		}
+		// The board alone is written at most once a second; a spec change
+		// is acknowledged at once.
+		if wait := r.boards.wait(req.NamespacedName, time.Now()); wait > 0 && p.Generation == before.Status.ObservedGeneration {
+			if result.RequeueAfter == 0 || result.RequeueAfter > wait {
+				result.RequeueAfter = wait
+			}
+			return
+		}
+		if perr := r.client.Status().Patch(ctx, p, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+			err = fmt.Errorf("patching status: %w", perr)
+			return
+		}
+		r.boards.wrote(req.NamespacedName, time.Now())
 	}()
 
 	inputs, err := r.inputs(ctx, p)
@@ -253,7 +274,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // spec, labels or owner changed.
 func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.Variant, pv *v1.PackageVariant) (*v1.PackageVariant, error) {
 	if pv == nil {
-		pv = &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: d.Name, Labels: map[string]string{fanout.PolicyLabel: p.Name}}}
+		pv = &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: d.Name, Labels: map[string]string{fanout.PolicyLabel: p.Name},
+			// Set here rather than by the variant's first reconcile: one
+			// write less per variant.
+			Finalizers: []string{packagevariant.Finalizer}}}
 		pv.Spec = d.Spec
 		if d.Source != "" {
 			pv.Annotations = map[string]string{fanout.SourceAnnotation: d.Source}

@@ -15,6 +15,7 @@ package status
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -67,6 +68,30 @@ func Conclude(conds *[]metav1.Condition, before []metav1.Condition, generation i
 	}
 	summarize(conds, generation, r)
 	carryTransitions(before, *conds)
+	sortConditions(*conds)
+}
+
+// sortConditions puts Ready, Reconciling and Stalled first, then the rest
+// by type: a reconcile that derives the same conditions in another order
+// writes nothing.
+func sortConditions(conds []metav1.Condition) {
+	rank := func(t string) int {
+		switch t {
+		case v1.ConditionReady:
+			return 0
+		case v1.ConditionReconciling:
+			return 1
+		case v1.ConditionStalled:
+			return 2
+		}
+		return 3
+	}
+	slices.SortStableFunc(conds, func(a, b metav1.Condition) int {
+		if ra, rb := rank(a.Type), rank(b.Type); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a.Type, b.Type)
+	})
 }
 
 // summarize sets Ready, Reconciling and Stalled from r.

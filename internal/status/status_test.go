@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -34,5 +37,42 @@ func TestClassify(t *testing.T) {
 				t.Errorf("Classify = %s/%s (%s), want %s/%s", got.Outcome, got.Reason, got.Message, tc.outcome, tc.wantReason)
 			}
 		})
+	}
+}
+
+// A reconcile that derives the same conditions in another order must
+// produce the same status, or it writes (and wakes its watchers) for
+// nothing.
+func TestConcludeIsIndependentOfConditionOrder(t *testing.T) {
+	now := metav1.Now()
+	domain := func(types ...string) []metav1.Condition {
+		var out []metav1.Condition
+		for _, ty := range types {
+			out = append(out, metav1.Condition{Type: ty, Status: metav1.ConditionFalse, Reason: "R", LastTransitionTime: now})
+		}
+		return out
+	}
+	result := Result{Outcome: Waiting, Reason: "Proposed", Message: "waiting"}
+	// The first reconcile, then a second that sets the domain conditions in
+	// another order, as the step that ends it differs.
+	a := domain("UpToDate", "Conflicted", "AwaitingApproval")
+	Conclude(&a, nil, 1, result, nil, now.Time)
+	var kstatus []metav1.Condition
+	for _, c := range a {
+		if c.Type == "Ready" || c.Type == "Reconciling" || c.Type == "Stalled" {
+			kstatus = append(kstatus, c)
+		}
+	}
+	b := append(kstatus, domain("AwaitingApproval", "UpToDate", "Conflicted")...)
+	Conclude(&b, a, 1, result, nil, now.Time)
+	if !equality.Semantic.DeepEqual(a, b) {
+		t.Errorf("same conditions, different status:\n%v\n%v", a, b)
+	}
+	var order []string
+	for _, c := range a {
+		order = append(order, c.Type)
+	}
+	if want := "Ready Reconciling Stalled AwaitingApproval Conflicted UpToDate"; strings.Join(order, " ") != want {
+		t.Errorf("order %v, want %s", order, want)
 	}
 }

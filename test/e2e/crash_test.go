@@ -4,78 +4,20 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 )
-
-// managerProcess runs the manager binary as its own process, so a test can
-// SIGKILL it the way a node kills a pod: no deferred cleanup, no graceful
-// shutdown, writes cut off wherever they are.
-type managerProcess struct {
-	bin, kubeconfig, log string
-	cmd                  *exec.Cmd
-	starts               int
-}
-
-// buildManager compiles cmd/manager and writes a kubeconfig holding the
-// identity config/rbac grants forkline.
-func buildManager(t *testing.T, cfg *rest.Config) *managerProcess {
-	t.Helper()
-	dir := t.TempDir()
-	m := &managerProcess{bin: filepath.Join(dir, "manager"), kubeconfig: filepath.Join(dir, "kubeconfig"), log: filepath.Join(dir, "manager.log")}
-	build := exec.Command("go", "build", "-o", m.bin, "github.com/forkline/forkline/cmd/manager")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/manager: %v\n%s", err, out)
-	}
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["stack"] = &clientcmdapi.Cluster{Server: cfg.Host, InsecureSkipTLSVerify: true}
-	kc.AuthInfos["forkline"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
-	kc.Contexts["forkline"] = &clientcmdapi.Context{Cluster: "stack", AuthInfo: "forkline"}
-	kc.CurrentContext = "forkline"
-	if err := clientcmd.WriteToFile(*kc, m.kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func (m *managerProcess) start(t *testing.T) {
-	t.Helper()
-	logFile, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	m.cmd = exec.Command(m.bin, "--kubeconfig", m.kubeconfig, "--leader-elect=false",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0")
-	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.starts++
-}
-
-func (m *managerProcess) kill() {
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	_ = m.cmd.Wait()
-}
 
 // TestManagerKilledAtRandomMoments SIGKILLs the manager at random moments
 // while a policy syncs four branches through eight upstream releases (five
@@ -98,8 +40,13 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("kill schedule seed %d", seed)
-	m := buildManager(t, managerConfig)
-	m.start(t)
+	m, err := devstack.BuildManager(t.TempDir(), managerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	stopKilling := make(chan struct{})
 	killerDone := make(chan struct{})
@@ -112,14 +59,18 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 			case <-time.After(time.Duration(200+rng.IntN(2300)) * time.Millisecond):
 			}
 			mu.Lock()
-			m.kill()
-			m.start(t)
+			m.Kill()
+			err := m.Start()
 			mu.Unlock()
+			if err != nil {
+				t.Errorf("restarting the manager: %v", err)
+				return
+			}
 		}
 	}()
 	defer func() {
 		mu.Lock()
-		m.kill()
+		m.Kill()
 		mu.Unlock()
 	}()
 
@@ -250,7 +201,7 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 			syncs++
 		}
 	}
-	t.Logf("%d syncs published across %d branches in %s; the manager was SIGKILLed %d times", syncs, len(branches), time.Since(started).Round(time.Second), m.starts-1)
+	t.Logf("%d syncs published across %d branches in %s; the manager was SIGKILLed %d times", syncs, len(branches), time.Since(started).Round(time.Second), m.Starts-1)
 	if syncs < 30 {
 		t.Errorf("only %d syncs", syncs)
 	}
@@ -258,7 +209,7 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 	final := latestDownstream(t, (&variantTest{t: t, ctx: ctx, ns: ns}).downstreamOf(editedBranch))
 	mustContain(t, editedBranch+"'s last release", v.draftResources(final.Name)["deployment.yaml"], edit, `"1.0.7"`)
 	if t.Failed() {
-		t.Logf("manager log tail:\n%s", devstack.Tail(m.log, 60))
+		t.Logf("manager log tail:\n%s", devstack.Tail(m.Log, 60))
 	}
 }
 

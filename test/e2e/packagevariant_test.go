@@ -328,7 +328,7 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	t.Logf("kubectl get packagevariants -o wide:\n%s", board)
 	events, _ := env.Kubectl(ctx, "get", "events", "-n", v.ns, "--field-selector", "involvedObject.kind=PackageVariant", "-o", "custom-columns=REASON:.reason,MESSAGE:.message")
 	t.Logf("events:\n%s", events)
-	mustContain(t, "events", events, "DraftCreated", "Proposed", "Conflicted", "ConflictsResolved")
+	mustContain(t, "events", events, "Proposed", "Conflicted", "ConflictsResolved")
 
 	// Deletion (policy delete): the proposal goes, published revisions are
 	// proposed for deletion, nothing published is deleted.

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/fanout"
+)
+
+// policyName is the benchmark's UpstreamPolicy in every fleet namespace.
+const policyName = "fleet"
+
+// manager is forkline's manager process under measurement.
+type manager struct {
+	proc    *devstack.ManagerProcess
+	metrics string // its metrics endpoint
+}
+
+// requests reads the manager's client requests so far by verb, from
+// client-go's rest_client_requests_total on its metrics endpoint.
+func (m *manager) requests() (map[string]float64, error) {
+	resp, err := http.Get(m.metrics)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	if f := families["rest_client_requests_total"]; f != nil {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "method" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// startPolicy creates the policy that selects the fleet's labelled
+// repositories.
+func startPolicy(ctx context.Context, f *fleet) error {
+	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: policyName}}
+	p.Spec.Upstream = v1.PackageRef{Repo: "upstream", Package: "app"}
+	selector := metav1.LabelSelector{MatchLabels: map[string]string{fleetLabel: "yes"}}
+	p.Spec.Targets = []v1.Target{{RepositorySelector: &v1.RepositorySelectorTarget{Selector: selector}}}
+	if f.objects {
+		p.Spec.Targets = []v1.Target{{ObjectSelector: &v1.ObjectSelectorTarget{
+			APIVersion: "v1", Kind: "ConfigMap", Selector: selector,
+			RepoField: "data.repo", PackageField: "data.package", VersionsField: "data.versions",
+		}}}
+	}
+	return f.s.Client.Create(ctx, p)
+}
+
+// proposedOn is a variant whose proposal for revision waits for a person.
+func proposedOn(revision string) func(*v1.PackageVariant) bool {
+	return func(pv *v1.PackageVariant) bool {
+		s := pv.Status.Sync
+		return s != nil && s.Phase == v1.PhaseProposed && s.To == revision
+	}
+}
+
+// publishedOn is a variant whose published downstream is on revision.
+func publishedOn(revision string) func(*v1.PackageVariant) bool {
+	return func(pv *v1.PackageVariant) bool {
+		return pv.Status.Upstream != nil && pv.Status.Upstream.Current == revision
+	}
+}
+
+// waitVariants polls until n of the policy's variants satisfy done.
+func waitVariants(ctx context.Context, f *fleet, n int, timeout time.Duration, done func(*v1.PackageVariant) bool) error {
+	var have int
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		var list v1.PackageVariantList
+		if err := f.s.Client.List(ctx, &list, client.InNamespace(f.ns), client.MatchingLabels{fanout.PolicyLabel: policyName}); err != nil {
+			return false, nil
+		}
+		have = 0
+		for i := range list.Items {
+			if done(&list.Items[i]) {
+				have++
+			}
+		}
+		return have >= n, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%d of %d variants got there: %w", have, n, err)
+	}
+	return nil
+}
+
+// approveProposals is a person approving every proposal forkline made in
+// the fleet, 4 at a time.
+func approveProposals(ctx context.Context, f *fleet, person *floor) error {
+	var list porchv1alpha1.PackageRevisionList
+	if err := f.s.Client.List(ctx, &list, client.InNamespace(f.ns)); err != nil {
+		return err
+	}
+	var proposed []*porchv1alpha1.PackageRevision
+	for i := range list.Items {
+		pr := &list.Items[i]
+		if strings.HasPrefix(pr.Spec.PackageName, "app") && pr.Spec.RepositoryName != "upstream" && pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleProposed {
+			proposed = append(proposed, pr)
+		}
+	}
+	return person.approve(ctx, proposed, 4)
+}
+
+// label selects the late repository.
+func (f *fleet) label(ctx context.Context, repo string) error {
+	patch := client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:"yes"}}}`, fleetLabel)))
+	obj := &configapi.Repository{}
+	obj.Namespace, obj.Name = f.ns, repo
+	return f.s.Client.Patch(ctx, obj, patch)
+}

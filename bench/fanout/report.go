@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/forkline/forkline/internal/devstack"
+)
+
+// who ran a phase: the floor one at a time, the floor 4 at a time, or
+// forkline.
+type who int
+
+const (
+	floorSeq who = iota
+	floor4
+	forkline
+)
+
+var columns = [...]string{"floor, 1 at a time", "floor, 4 at a time", "forkline"}
+
+// probe samples what a phase costs: the requests of whoever ran it and the
+// CPU time of the manager, kube-apiserver and porch-server.
+type probe struct {
+	s  *devstack.Stack
+	m  *manager
+	fl *floor
+}
+
+func newProbe(s *devstack.Stack, m *manager, fl *floor) *probe { return &probe{s: s, m: m, fl: fl} }
+
+type sample struct {
+	requests             map[string]float64
+	manager, api, porchd float64
+}
+
+func (p *probe) sample(w who) (sample, error) {
+	var out sample
+	var err error
+	if w == forkline {
+		if out.requests, err = p.m.requests(); err != nil {
+			return out, fmt.Errorf("scraping the manager's metrics: %w", err)
+		}
+	} else {
+		out.requests = p.fl.requests.snapshot()
+	}
+	cpu := func(pid int) float64 {
+		u, err := devstack.ProcessUsage(pid)
+		if err != nil {
+			return 0
+		}
+		return u.CPUSeconds
+	}
+	pids := p.s.PIDs()
+	out.manager, out.api, out.porchd = cpu(p.m.proc.PID()), cpu(pids["kube-apiserver"]), cpu(pids["porch-server"])
+	return out, nil
+}
+
+// cell is one phase run by one party.
+type cell struct {
+	took                 time.Duration
+	requests             map[string]float64
+	manager, api, porchd float64 // CPU seconds
+}
+
+func (c *cell) total() float64 {
+	var n float64
+	for _, v := range c.requests {
+		n += v
+	}
+	return n
+}
+
+type row struct {
+	name  string
+	cells [len(columns)]*cell
+}
+
+// report is every phase for one N.
+type report struct {
+	n, variants int
+	rows        []*row
+	rss         devstack.Usage
+}
+
+// add runs do as one phase of w and records its cost.
+func (r *report) add(p *probe, name string, w who, do func() error) error {
+	before, err := p.sample(w)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := do(); err != nil {
+		return fmt.Errorf("%s (%s): %w", name, columns[w], err)
+	}
+	took := time.Since(start)
+	after, err := p.sample(w)
+	if err != nil {
+		return err
+	}
+	c := &cell{took: took, requests: map[string]float64{}, manager: after.manager - before.manager, api: after.api - before.api, porchd: after.porchd - before.porchd}
+	for verb, n := range after.requests {
+		if d := n - before.requests[verb]; d > 0 {
+			c.requests[verb] = d
+		}
+	}
+	var rw *row
+	for _, existing := range r.rows {
+		if existing.name == name {
+			rw = existing
+		}
+	}
+	if rw == nil {
+		rw = &row{name: name}
+		r.rows = append(r.rows, rw)
+	}
+	rw.cells[w] = c
+	return nil
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\n## N = %d downstream repositories (%d variants at the end)\n\n", r.n, r.variants)
+	fmt.Fprintf(w, "| phase | %s | forkline / 4-way floor |\n|---|---|---|---|---|\n", strings.Join(columns[:], " | "))
+	for _, rw := range r.rows {
+		line := []string{rw.name}
+		for _, c := range rw.cells {
+			if c == nil {
+				line = append(line, "–")
+				continue
+			}
+			line = append(line, fmt.Sprintf("%.1f s", c.took.Seconds()))
+		}
+		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], func(c *cell) float64 { return c.took.Seconds() }))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
+	}
+	fmt.Fprintf(w, "\nAPI requests (per variant) and by verb:\n\n| phase | %s | forkline / 4-way floor |\n|---|---|---|---|---|\n", strings.Join(columns[:], " | "))
+	for _, rw := range r.rows {
+		line := []string{rw.name}
+		for _, c := range rw.cells {
+			if c == nil {
+				line = append(line, "–")
+				continue
+			}
+			line = append(line, fmt.Sprintf("%.0f (%.1f) %s", c.total(), c.total()/float64(r.n), byVerb(c.requests)))
+		}
+		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], (*cell).total))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
+	}
+	fmt.Fprintf(w, "\nCPU seconds (forkline's manager / kube-apiserver / porch-server):\n\n| phase | %s |\n|---|---|---|---|\n", strings.Join(columns[:], " | "))
+	for _, rw := range r.rows {
+		line := []string{rw.name}
+		for i, c := range rw.cells {
+			switch {
+			case c == nil:
+				line = append(line, "–")
+			case who(i) == forkline:
+				line = append(line, fmt.Sprintf("%.1f / %.1f / %.1f", c.manager, c.api, c.porchd))
+			default:
+				line = append(line, fmt.Sprintf("– / %.1f / %.1f", c.api, c.porchd))
+			}
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
+	}
+	fmt.Fprintf(w, "\nforkline's manager: RSS %.0f MiB now, %.0f MiB at its peak\n", mib(r.rss.RSS), mib(r.rss.PeakRSS))
+}
+
+func ratio(ours, floor *cell, of func(*cell) float64) string {
+	if ours == nil || floor == nil || of(floor) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2fx", of(ours)/of(floor))
+}
+
+func byVerb(requests map[string]float64) string {
+	verbs := make([]string, 0, len(requests))
+	for v := range requests {
+		verbs = append(verbs, v)
+	}
+	sort.Strings(verbs)
+	parts := make([]string, 0, len(verbs))
+	for _, v := range verbs {
+		parts = append(parts, fmt.Sprintf("%s %.0f", v, requests[v]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

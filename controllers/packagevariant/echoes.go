@@ -1,0 +1,111 @@
+package packagevariant
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+)
+
+// echoes remembers, per variant, what forkline itself last wrote: the
+// variant's status (its resourceVersion) and its draft (a fingerprint).
+// An object seen exactly so is forkline's own write coming back: its watch
+// event needs no reconcile, and a fresh read of it would learn nothing.
+// Anything else, a person's change above all, differs and is read and
+// reconciled as before. One entry a variant, dropped with the variant.
+type echoes struct {
+	mu sync.Mutex
+	by map[types.NamespacedName]echo
+}
+
+type echo struct {
+	status string // resourceVersion of forkline's last status write
+	draft  string // fingerprint of the draft as forkline last wrote it
+}
+
+func (e *echoes) update(key types.NamespacedName, f func(*echo)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.by == nil {
+		e.by = map[types.NamespacedName]echo{}
+	}
+	ec := e.by[key]
+	f(&ec)
+	e.by[key] = ec
+}
+
+func (e *echoes) get(key types.NamespacedName) echo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.by[key]
+}
+
+func (e *echoes) forget(key types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.by, key)
+}
+
+// wroteStatus records the variant's resourceVersion after a status write.
+func (e *echoes) wroteStatus(pv *v1.PackageVariant) {
+	e.update(variantKey(pv), func(ec *echo) { ec.status = pv.ResourceVersion })
+}
+
+// wroteDraft records the draft as Porch answered forkline's write of it;
+// nil forgets it (a write whose answer does not show the revision).
+func (e *echoes) wroteDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
+	e.update(variantKey(pv), func(ec *echo) { ec.draft = fingerprint(pr) })
+}
+
+// isOwnDraft says pr is exactly the draft forkline last wrote.
+func (e *echoes) isOwnDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) bool {
+	want := e.get(variantKey(pv)).draft
+	return want != "" && want == fingerprint(pr)
+}
+
+// statusEcho filters update events of variants that only carry forkline's
+// own last status write.
+func (e *echoes) statusEcho() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(ev event.UpdateEvent) bool {
+		pv, ok := ev.ObjectNew.(*v1.PackageVariant)
+		if !ok {
+			return true
+		}
+		own := e.get(variantKey(pv)).status
+		return own == "" || own != pv.ResourceVersion
+	}}
+}
+
+func variantKey(pv *v1.PackageVariant) types.NamespacedName {
+	return types.NamespacedName{Namespace: pv.Namespace, Name: pv.Name}
+}
+
+// fingerprint is what a person or Porch can change on a revision: its
+// content (Porch's resourceVersion is the commit), its spec and metadata.
+// Porch keeps the commit on a metadata-only change, so the commit alone
+// would not do.
+func fingerprint(pr *porchv1alpha1.PackageRevision) string {
+	if pr == nil {
+		return ""
+	}
+	b, err := json.Marshal(struct {
+		Name, Version  string
+		Deleting       bool
+		Labels, Annots map[string]string
+		Finalizers     []string
+		Owners         any
+		Spec           porchv1alpha1.PackageRevisionSpec
+	}{pr.Name, pr.ResourceVersion, pr.DeletionTimestamp != nil, pr.Labels, pr.Annotations, pr.Finalizers, pr.OwnerReferences, pr.Spec})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,75 @@
+package packagevariant
+
+import (
+	"testing"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+)
+
+// A draft is forkline's own echo only when nothing a person or Porch can
+// change differs from what forkline wrote.
+func TestOwnDraftIsExactlyWhatForklineWrote(t *testing.T) {
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app"}}
+	written := func() *porchv1alpha1.PackageRevision {
+		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "d", ResourceVersion: "c1", Annotations: map[string]string{"a": "1"}}}
+		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+		return pr
+	}
+	now := metav1.Now()
+	for _, c := range []struct {
+		name   string
+		change func(*porchv1alpha1.PackageRevision)
+		own    bool
+	}{
+		{"unchanged", func(*porchv1alpha1.PackageRevision) {}, true},
+		{"new commit (a person pushed)", func(pr *porchv1alpha1.PackageRevision) { pr.ResourceVersion = "c2" }, false},
+		{"rejected: back to Draft, same commit", func(pr *porchv1alpha1.PackageRevision) {
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft
+		}, false},
+		{"annotation changed, same commit", func(pr *porchv1alpha1.PackageRevision) { pr.Annotations["a"] = "2" }, false},
+		{"a finalizer added", func(pr *porchv1alpha1.PackageRevision) { pr.Finalizers = []string{"person"} }, false},
+		{"being deleted", func(pr *porchv1alpha1.PackageRevision) { pr.DeletionTimestamp = &now }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := &echoes{}
+			e.wroteDraft(pv, written())
+			seen := written()
+			c.change(seen)
+			if got := e.isOwnDraft(pv, seen); got != c.own {
+				t.Errorf("isOwnDraft = %v, want %v", got, c.own)
+			}
+			e.wroteDraft(pv, nil)
+			if e.isOwnDraft(pv, written()) {
+				t.Error("a forgotten draft still reads as forkline's own")
+			}
+		})
+	}
+}
+
+func TestStatusEchoSkipsOnlyForklinesOwnWrite(t *testing.T) {
+	e := &echoes{}
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app", ResourceVersion: "7"}}
+	update := func(rv string) bool {
+		next := pv.DeepCopy()
+		next.ResourceVersion = rv
+		return e.statusEcho().Update(event.UpdateEvent{ObjectOld: pv, ObjectNew: next})
+	}
+	if !update("7") {
+		t.Error("an update before any write of forkline's was filtered")
+	}
+	e.wroteStatus(pv)
+	if update("7") {
+		t.Error("forkline's own status write came back as a reconcile")
+	}
+	if !update("8") {
+		t.Error("a later change (a person's) was filtered")
+	}
+	e.forget(variantKey(pv))
+	if !update("7") {
+		t.Error("a forgotten variant's update was filtered")
+	}
+}
