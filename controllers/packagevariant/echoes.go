@@ -17,9 +17,10 @@ import (
 // echoes remembers, per variant, what forkline itself last wrote: the
 // variant's status (its resourceVersion) and its draft (a fingerprint).
 // An object seen exactly so is forkline's own write coming back: its watch
-// event needs no reconcile, and a fresh read of it would learn nothing.
-// Anything else, a person's change above all, differs and is read and
-// reconciled as before. One entry a variant, dropped with the variant.
+// event needs no reconcile. Anything else, a person's change above all,
+// differs and is reconciled as before; a reconcile still reads the draft
+// fresh, as Porch does not send an event for every change. One entry a
+// variant, dropped with the variant.
 type echoes struct {
 	mu sync.Mutex
 	by map[types.NamespacedName]echo

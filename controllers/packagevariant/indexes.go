@@ -5,8 +5,11 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -53,9 +56,36 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	})
 }
 
-// variantsFor maps a PackageRevision event to the variants that follow its
-// package upstream or write it downstream.
-func (r *Reconciler) variantsFor(ctx context.Context, o client.Object) []reconcile.Request {
+// revisionEvents enqueues the variants a PackageRevision event concerns.
+// A created or changed revision that is exactly what a variant last wrote
+// is that variant's own write coming back: it is not enqueued for it. A
+// deletion always is, whatever the revision looked like.
+func (r *Reconciler) revisionEvents() handler.Funcs {
+	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], skipEchoes bool) {
+		for _, req := range r.variantsFor(ctx, o, skipEchoes) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q, true)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.ObjectNew, q, true)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q, false)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q, false)
+		},
+	}
+}
+
+// variantsFor maps a PackageRevision to the variants that follow its
+// package upstream or write it downstream, without those for which it is
+// their own last write when skipEchoes is set.
+func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoes bool) []reconcile.Request {
 	pr, ok := o.(*porchv1alpha1.PackageRevision)
 	if !ok {
 		return nil
@@ -70,6 +100,9 @@ func (r *Reconciler) variantsFor(ctx context.Context, o client.Object) []reconci
 		}
 		for _, pv := range list.Items {
 			nn := types.NamespacedName{Namespace: pv.Namespace, Name: pv.Name}
+			if skipEchoes && index == indexDownstream && r.echoes.isOwnDraft(&pv, pr) {
+				continue
+			}
 			if !seen[nn] {
 				seen[nn] = true
 				reqs = append(reqs, reconcile.Request{NamespacedName: nn})

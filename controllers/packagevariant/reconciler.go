@@ -96,7 +96,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.PackageVariant{}, builder.WithPredicates(r.echoes.statusEcho())).
-		Watches(&porchv1alpha1.PackageRevision{}, handler.EnqueueRequestsFromMapFunc(r.variantsFor)).
+		Watches(&porchv1alpha1.PackageRevision{}, r.revisionEvents()).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.variantsInjecting)).
 		// Its spec only: the policy's status board changes all the time.
 		Watches(&v1.UpstreamPolicy{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfPolicy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

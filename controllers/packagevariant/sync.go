@@ -452,9 +452,10 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	pv, target := s.pv, s.selection.Target
 	fresh := &porchv1alpha1.PackageRevision{}
 	var err error
-	if s.fresh || r.echoes.isOwnDraft(pv, s.draft) {
-		// Just created, or the cache shows exactly what forkline last
-		// wrote: a read would tell nothing new.
+	if s.fresh {
+		// Created by this reconcile: Porch's answer is as fresh as a read.
+		// (A draft the cache shows as forkline last wrote it is still read:
+		// Porch sends no event when its record starts terminating.)
 		fresh = s.draft
 	} else {
 		err = r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh)
@@ -944,15 +945,18 @@ func (r *Reconciler) resources(ctx context.Context, ns, name string) (merge.Tree
 // once per commit: a release fanning out to many variants is read once,
 // not once a variant.
 func (r *Reconciler) upstreamResources(ctx context.Context, s *scope, name string) (merge.Tree, error) {
-	key := s.pv.Namespace + "/" + name + "@" + r.commitOf(s, name)
-	if cached, ok := r.upstreams.Get(key); ok {
+	commit := r.commitOf(s, name)
+	key := s.pv.Namespace + "/" + name + "@" + commit
+	if cached, ok := r.upstreams.Get(key); ok && commit != "" {
 		return maps.Clone(cached.(merge.Tree)), nil
 	}
 	prr := &porchv1alpha1.PackageRevisionResources{}
 	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: name}, prr); err != nil {
 		return nil, fmt.Errorf("reading resources of %s: %w", name, err)
 	}
-	r.upstreams.Add(key, maps.Clone(merge.Tree(prr.Spec.Resources)))
+	if commit != "" {
+		r.upstreams.Add(key, maps.Clone(merge.Tree(prr.Spec.Resources)))
+	}
 	return prr.Spec.Resources, nil
 }
 
