@@ -9,6 +9,7 @@
 //	N=1000 go run ./bench/fanout          # the scale run
 //	IDLE=10s N=10 go run ./bench/fanout   # a quick look
 //	MANAGER=/tmp/manager go run ./bench/fanout  # another build of cmd/manager
+//	MANAGER_ARGS=--concurrent=8 go run ./bench/fanout
 package main
 
 import (
@@ -72,7 +73,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := proc.Start(fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port)); err != nil {
+	args := append([]string{fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port)}, strings.Fields(os.Getenv("MANAGER_ARGS"))...)
+	if err := proc.Start(args...); err != nil {
 		return err
 	}
 	m := &manager{proc: proc, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port)}

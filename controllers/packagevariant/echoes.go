@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -28,8 +30,16 @@ type echoes struct {
 
 type echo struct {
 	status string // resourceVersion of forkline's last status write
-	draft  string // fingerprint of the draft as forkline last wrote it
+	// drafts are fingerprints of the draft as forkline's last writes left
+	// it: the watch may still bring an earlier one (the created draft)
+	// after a later one was made (the proposal).
+	drafts []string
 }
+
+// draftEchoes is how many of forkline's writes of one draft are told
+// apart: a sync writes it at most four times (create, content, hash,
+// proposal).
+const draftEchoes = 4
 
 func (e *echoes) update(key types.NamespacedName, f func(*echo)) {
 	e.mu.Lock()
@@ -60,15 +70,29 @@ func (e *echoes) wroteStatus(pv *v1.PackageVariant) {
 }
 
 // wroteDraft records the draft as Porch answered forkline's write of it;
-// nil forgets it (a write whose answer does not show the revision).
+// nil forgets every earlier write (one that failed leaves the draft
+// unknown).
 func (e *echoes) wroteDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
-	e.update(variantKey(pv), func(ec *echo) { ec.draft = fingerprint(pr) })
+	e.update(variantKey(pv), func(ec *echo) {
+		if pr == nil {
+			ec.drafts = nil
+			return
+		}
+		if len(ec.drafts) > 0 && !sameDraft(ec.drafts[0], pr.Name) {
+			ec.drafts = nil // a new sync's draft
+		}
+		ec.drafts = append(ec.drafts, pr.Name+"/"+fingerprint(pr))
+		if len(ec.drafts) > draftEchoes {
+			ec.drafts = ec.drafts[len(ec.drafts)-draftEchoes:]
+		}
+	})
 }
 
-// isOwnDraft says pr is exactly the draft forkline last wrote.
+func sameDraft(entry, name string) bool { return strings.HasPrefix(entry, name+"/") }
+
+// isOwnDraft says pr is exactly as one of forkline's writes of it left it.
 func (e *echoes) isOwnDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) bool {
-	want := e.get(variantKey(pv)).draft
-	return want != "" && want == fingerprint(pr)
+	return slices.Contains(e.get(variantKey(pv)).drafts, pr.Name+"/"+fingerprint(pr))
 }
 
 // statusEcho filters update events of variants that only carry forkline's

@@ -42,8 +42,22 @@ func TestOwnDraftIsExactlyWhatForklineWrote(t *testing.T) {
 			if got := e.isOwnDraft(pv, seen); got != c.own {
 				t.Errorf("isOwnDraft = %v, want %v", got, c.own)
 			}
-			e.wroteDraft(pv, nil)
+			// An earlier write of the same sync's draft still reads as
+			// forkline's own; a new sync's draft ends the old one's.
+			proposed := written()
+			proposed.Annotations["proposed"] = "yes"
+			e.wroteDraft(pv, proposed)
+			if got := e.isOwnDraft(pv, seen); got != c.own {
+				t.Errorf("after a later write: isOwnDraft = %v, want %v", got, c.own)
+			}
+			next := written()
+			next.Name = "d2"
+			e.wroteDraft(pv, next)
 			if e.isOwnDraft(pv, written()) {
+				t.Error("the previous sync's draft still reads as forkline's own")
+			}
+			e.wroteDraft(pv, nil)
+			if e.isOwnDraft(pv, next) {
 				t.Error("a forgotten draft still reads as forkline's own")
 			}
 		})

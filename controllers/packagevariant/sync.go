@@ -848,9 +848,8 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		}
 		prr.ResourceVersion = fresh.ResourceVersion
 	}
-	// A new commit, which no watch event forkline saw shows yet. The
-	// draft's metadata and spec stay as read: a patch from them is right.
-	r.echoes.wroteDraft(s.pv, nil)
+	// A new commit. The draft's metadata and spec stay as read: a patch
+	// from them is right.
 	if err := r.client.Update(ctx, prr); err != nil {
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
