@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,30 +121,41 @@ func (f *fleet) waitUpstream(ctx context.Context, revision string) error {
 }
 
 // release publishes v1.1.0 upstream and returns once a watch on Porch
-// shows it, as forkline's informer sees it: the moment both the floor and
-// forkline can start the upgrade.
-func (f *fleet) release(ctx context.Context) error {
+// shows it, as forkline's informer sees it, with the moment the upgrade
+// could start.
+func (f *fleet) release(ctx context.Context) (time.Time, error) {
 	c, err := client.NewWithWatch(f.s.Config, client.Options{Scheme: devstack.Scheme()})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	w, err := c.Watch(ctx, &porchv1alpha1.PackageRevisionList{}, client.InNamespace(f.ns))
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	defer w.Stop()
 	if err := smoke.PushUpstreamReleases(f.s, f.ns+"-upstream", "app", "1.1.0"); err != nil {
-		return err
+		return time.Time{}, err
 	}
+	// The clock starts at whichever the watch shows first: the release, or
+	// a draft forkline made for it (its informer may have seen it first).
+	var started time.Time
 	for ev := range w.ResultChan() {
-		if pr, ok := ev.Object.(*porchv1alpha1.PackageRevision); ok && pr.Spec.RepositoryName == "upstream" && devstack.Published("v1.1.0")(pr) {
+		pr, ok := ev.Object.(*porchv1alpha1.PackageRevision)
+		switch {
+		case !ok:
+		case pr.Spec.RepositoryName == "upstream" && devstack.Published("v1.1.0")(pr):
 			f.upstreams["v1.1.0"] = pr
-			return nil
+			if started.IsZero() {
+				started = time.Now()
+			}
+			return started, nil
+		case started.IsZero() && strings.HasPrefix(string(pr.Spec.WorkspaceName), "forkline-v1-1-0"):
+			started = time.Now()
 		}
 	}
-	return fmt.Errorf("no watch event showed upstream v1.1.0: %w", ctx.Err())
+	return time.Time{}, fmt.Errorf("no watch event showed upstream v1.1.0: %w", ctx.Err())
 }
 
 // parallel runs do(0..n-1) on width workers and returns the first error.

@@ -127,35 +127,34 @@ func measureScale(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 	timeout := time.Duration(n)*2*time.Second + 2*time.Minute
 	phases := []struct {
 		name    string
-		prepare func() error // not measured
+		prepare func() (time.Time, error) // its requests count, not its time
 		do      func() error
+		quiet   bool // measured after forkline settled
 	}{
 		{"new fan-out, all proposed", nil, func() error {
 			if err := startPolicy(ctx, f); err != nil {
 				return err
 			}
 			return waitVariants(ctx, f, n, timeout, proposedOn("v1.0.0"))
-		}},
+		}, false},
 		{"approval of all", nil, func() error {
 			if err := approveProposals(ctx, f, person); err != nil {
 				return err
 			}
 			return waitVariants(ctx, f, n, timeout, publishedOn("v1.0.0"))
-		}},
-		// From the moment Porch lists the new release.
-		{"upgrade, all proposed", func() error { return f.release(ctx) }, func() error {
+		}, false},
+		// From the moment the release shows.
+		{"upgrade, all proposed", func() (time.Time, error) { return f.release(ctx) }, func() error {
 			return waitVariants(ctx, f, n, timeout, proposedOn("v1.1.0"))
-		}},
-		{fmt.Sprintf("%s of nothing changing", idle), func() error { time.Sleep(settle); return nil }, func() error { time.Sleep(idle); return nil }},
+		}, false},
+		{fmt.Sprintf("%s of nothing changing", idle), nil, func() error { time.Sleep(idle); return nil }, true},
 	}
 	for _, ph := range phases {
 		logf("N=%d: %s", n, ph.name)
-		if ph.prepare != nil {
-			if err := ph.prepare(); err != nil {
-				return nil, err
-			}
+		if ph.quiet {
+			time.Sleep(settle)
 		}
-		if err := r.add(probe, ph.name, forkline, ph.do); err != nil {
+		if err := r.addFrom(probe, ph.name, forkline, ph.prepare, ph.do); err != nil {
 			return nil, err
 		}
 	}
@@ -219,10 +218,7 @@ func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 	}
 
 	logf("N=%d: upstream v1.1.0", n)
-	if err := f.release(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.add(probe, "upgrade, all proposed", forkline, func() error {
+	if err := r.addFrom(probe, "upgrade, all proposed", forkline, func() (time.Time, error) { return f.release(ctx) }, func() error {
 		return waitVariants(ctx, f, n, timeout, proposedOn("v1.1.0"))
 	}); err != nil {
 		return nil, err

@@ -88,11 +88,25 @@ type report struct {
 
 // add runs do as one phase of w and records its cost.
 func (r *report) add(p *probe, name string, w who, do func() error) error {
+	return r.addFrom(p, name, w, nil, do)
+}
+
+// addFrom is add with a start: requests count from before prepare, and
+// the clock runs from the moment prepare returns (now when zero).
+func (r *report) addFrom(p *probe, name string, w who, prepare func() (time.Time, error), do func() error) error {
 	before, err := p.sample(w)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	var start time.Time
+	if prepare != nil {
+		if start, err = prepare(); err != nil {
+			return fmt.Errorf("%s (%s): %w", name, columns[w], err)
+		}
+	}
+	if start.IsZero() {
+		start = time.Now()
+	}
 	if err := do(); err != nil {
 		return fmt.Errorf("%s (%s): %w", name, columns[w], err)
 	}

@@ -34,6 +34,9 @@ type echo struct {
 	// it: the watch may still bring an earlier one (the created draft)
 	// after a later one was made (the proposal).
 	drafts []string
+	// creating is the workspace of a draft forkline is creating right now:
+	// Porch sends its event before it answers the create.
+	creating string
 }
 
 // draftEchoes is how many of forkline's writes of one draft are told
@@ -90,9 +93,21 @@ func (e *echoes) wroteDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevi
 
 func sameDraft(entry, name string) bool { return strings.HasPrefix(entry, name+"/") }
 
-// isOwnDraft says pr is exactly as one of forkline's writes of it left it.
+// creating marks the workspace of the draft being created ("" once the
+// create returned).
+func (e *echoes) creating(pv *v1.PackageVariant, ws string) {
+	e.update(variantKey(pv), func(ec *echo) { ec.creating = ws })
+}
+
+// isOwnDraft says pr is exactly as one of forkline's writes of it left it,
+// or is the draft forkline is creating.
 func (e *echoes) isOwnDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) bool {
-	return slices.Contains(e.get(variantKey(pv)).drafts, pr.Name+"/"+fingerprint(pr))
+	ec := e.get(variantKey(pv))
+	if ec.creating != "" && string(pr.Spec.WorkspaceName) == ec.creating && pr.Spec.RepositoryName == pv.Spec.Downstream.Repo &&
+		pr.Spec.PackageName == pv.Spec.DownstreamPackage() && pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft {
+		return true
+	}
+	return slices.Contains(ec.drafts, pr.Name+"/"+fingerprint(pr))
 }
 
 // statusEcho filters update events of variants that only carry forkline's

@@ -87,3 +87,31 @@ func TestStatusEchoSkipsOnlyForklinesOwnWrite(t *testing.T) {
 		t.Error("a forgotten variant's update was filtered")
 	}
 }
+
+// Porch sends a created draft's event before it answers the create: the
+// draft being created is forkline's own, and nothing else in the package.
+func TestDraftBeingCreatedIsOwn(t *testing.T) {
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app"}}
+	pv.Spec.Downstream.Repo = "fork"
+	pv.Spec.Upstream.Package = "app"
+	draft := func(ws string, lc porchv1alpha1.PackageRevisionLifecycle) *porchv1alpha1.PackageRevision {
+		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: ws}}
+		pr.Spec = porchv1alpha1.PackageRevisionSpec{RepositoryName: "fork", PackageName: "app", WorkspaceName: porchv1alpha1.WorkspaceName(ws), Lifecycle: lc}
+		return pr
+	}
+	e := &echoes{}
+	e.creating(pv, "forkline-v1-0-0")
+	if !e.isOwnDraft(pv, draft("forkline-v1-0-0", porchv1alpha1.PackageRevisionLifecycleDraft)) {
+		t.Error("the draft being created is not forkline's own")
+	}
+	if e.isOwnDraft(pv, draft("forkline-v0-9-0", porchv1alpha1.PackageRevisionLifecycleDraft)) {
+		t.Error("another draft of the package reads as the one being created")
+	}
+	if e.isOwnDraft(pv, draft("forkline-v1-0-0", porchv1alpha1.PackageRevisionLifecyclePublished)) {
+		t.Error("a published revision reads as the draft being created")
+	}
+	e.creating(pv, "")
+	if e.isOwnDraft(pv, draft("forkline-v1-0-0", porchv1alpha1.PackageRevisionLifecycleDraft)) {
+		t.Error("after the create returned, its event still reads as forkline's own")
+	}
+}

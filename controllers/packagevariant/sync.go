@@ -711,6 +711,8 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 		draft.Annotations[k] = v
 	}
 	stampOwner(draft, pv)
+	r.echoes.creating(pv, ws)
+	defer r.echoes.creating(pv, "")
 	if err := r.client.Create(ctx, draft); err != nil {
 		return nil, fmt.Errorf("creating draft %s for upstream %s: %w", ws, target.Revision, err)
 	}
@@ -823,11 +825,11 @@ func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1a
 	return r.write(ctx, s, prr)
 }
 
-// write stores the draft's resources and records, on the draft itself, a
-// hash of what Porch stored (it renders on write): the record that tells a
-// person's later edit apart. A rewrite first drops the old record, so a
-// crash between the two writes leaves a draft without a record (forkline's
-// own) rather than one that looks edited.
+// write stores the draft's resources. The hash of what Porch stored (it
+// renders on write), the record on the draft that tells a person's later
+// edit apart, is written by the proposal or by recordWritten. A rewrite
+// first drops the old record, so a crash before the new one leaves a draft
+// without a record (forkline's own) rather than one that looks edited.
 func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
 	if recorded := recordedHash(s.draft); recorded != "" {
 		if err := r.recordHash(ctx, s, ""); err != nil {
