@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"slices"
-	"strings"
 	"sync"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -30,19 +28,15 @@ type echoes struct {
 
 type echo struct {
 	status string // resourceVersion of forkline's last status write
-	// drafts are fingerprints of the draft as forkline's last writes left
-	// it: the watch may still bring an earlier one (the created draft)
-	// after a later one was made (the proposal).
-	drafts []string
+	// draft is the draft as forkline's last write left it (name and
+	// fingerprint), until forkline sees it otherwise: an event that brings
+	// the draft back to that state after a person changed it (a hold
+	// removed) is theirs, not an echo.
+	draft string
 	// creating is the workspace of a draft forkline is creating right now:
 	// Porch sends its event before it answers the create.
 	creating string
 }
-
-// draftEchoes is how many of forkline's writes of one draft are told
-// apart: a sync writes it at most four times (create, content, hash,
-// proposal).
-const draftEchoes = 4
 
 func (e *echoes) update(key types.NamespacedName, f func(*echo)) {
 	e.mu.Lock()
@@ -72,26 +66,26 @@ func (e *echoes) wroteStatus(pv *v1.PackageVariant) {
 	e.update(variantKey(pv), func(ec *echo) { ec.status = pv.ResourceVersion })
 }
 
-// wroteDraft records the draft as Porch answered forkline's write of it;
-// nil forgets every earlier write (one that failed leaves the draft
-// unknown).
+// wroteDraft records the draft as Porch answered forkline's write of it.
 func (e *echoes) wroteDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
+	e.update(variantKey(pv), func(ec *echo) { ec.draft = pr.Name + "/" + fingerprint(pr) })
+}
+
+// saw tells what a fresh read of the draft showed: anything but forkline's
+// last write ends that write's echo.
+func (e *echoes) saw(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
 	e.update(variantKey(pv), func(ec *echo) {
-		if pr == nil {
-			ec.drafts = nil
-			return
-		}
-		if len(ec.drafts) > 0 && !sameDraft(ec.drafts[0], pr.Name) {
-			ec.drafts = nil // a new sync's draft
-		}
-		ec.drafts = append(ec.drafts, pr.Name+"/"+fingerprint(pr))
-		if len(ec.drafts) > draftEchoes {
-			ec.drafts = ec.drafts[len(ec.drafts)-draftEchoes:]
+		if ec.draft != pr.Name+"/"+fingerprint(pr) {
+			ec.draft = ""
 		}
 	})
 }
 
-func sameDraft(entry, name string) bool { return strings.HasPrefix(entry, name+"/") }
+// unknown forgets the draft's last write: a write that failed leaves it
+// as nobody knows.
+func (e *echoes) unknown(pv *v1.PackageVariant) {
+	e.update(variantKey(pv), func(ec *echo) { ec.draft = "" })
+}
 
 // creating marks the workspace of the draft being created ("" once the
 // create returned).
@@ -107,7 +101,7 @@ func (e *echoes) isOwnDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevi
 		pr.Spec.PackageName == pv.Spec.DownstreamPackage() && pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft {
 		return true
 	}
-	return slices.Contains(ec.drafts, pr.Name+"/"+fingerprint(pr))
+	return ec.draft != "" && ec.draft == pr.Name+"/"+fingerprint(pr)
 }
 
 // statusEcho filters update events of variants that only carry forkline's

@@ -42,25 +42,35 @@ func TestOwnDraftIsExactlyWhatForklineWrote(t *testing.T) {
 			if got := e.isOwnDraft(pv, seen); got != c.own {
 				t.Errorf("isOwnDraft = %v, want %v", got, c.own)
 			}
-			// An earlier write of the same sync's draft still reads as
-			// forkline's own; a new sync's draft ends the old one's.
-			proposed := written()
-			proposed.Annotations["proposed"] = "yes"
-			e.wroteDraft(pv, proposed)
-			if got := e.isOwnDraft(pv, seen); got != c.own {
-				t.Errorf("after a later write: isOwnDraft = %v, want %v", got, c.own)
-			}
-			next := written()
-			next.Name = "d2"
-			e.wroteDraft(pv, next)
+			e.unknown(pv)
 			if e.isOwnDraft(pv, written()) {
-				t.Error("the previous sync's draft still reads as forkline's own")
-			}
-			e.wroteDraft(pv, nil)
-			if e.isOwnDraft(pv, next) {
-				t.Error("a forgotten draft still reads as forkline's own")
+				t.Error("after a failed write, the draft still reads as forkline's own")
 			}
 		})
+	}
+}
+
+// A person who changes the draft and changes it back (a hold added, then
+// removed) brings it back to forkline's last write: that is their change,
+// which forkline must see, not an echo.
+func TestChangedBackIsNotAnEcho(t *testing.T) {
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app"}}
+	proposed := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "d", ResourceVersion: "c1", Annotations: map[string]string{"a": "1"}}}
+	held := proposed.DeepCopy()
+	held.Annotations["forkline.dev/hold"] = "CAB review"
+	e := &echoes{}
+	e.wroteDraft(pv, proposed)
+	if e.isOwnDraft(pv, held) {
+		t.Fatal("the person's hold reads as forkline's own")
+	}
+	e.saw(pv, held) // the reconcile the hold's event caused
+	if e.isOwnDraft(pv, proposed) {
+		t.Error("the hold's removal reads as an echo of forkline's proposal")
+	}
+	e.wroteDraft(pv, proposed)
+	e.saw(pv, proposed) // a reconcile that saw nothing new keeps the echo
+	if !e.isOwnDraft(pv, proposed) {
+		t.Error("seeing forkline's own write ended its echo")
 	}
 }
 

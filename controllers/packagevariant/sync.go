@@ -477,6 +477,7 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		s.done = true
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
+	r.echoes.saw(pv, fresh)
 	s.draft, s.fresh = fresh, true
 	if pv.Status.Sync != nil {
 		pv.Status.Sync.MissingSince = nil
@@ -662,7 +663,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		draft.Annotations[v1.AnnotationContentHash] = s.readHash
 	})
 	if err != nil {
-		r.echoes.wroteDraft(s.pv, nil)
+		r.echoes.unknown(s.pv)
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
 	r.echoes.wroteDraft(s.pv, draft)
@@ -898,7 +899,7 @@ func (r *Reconciler) recordHash(ctx context.Context, s *scope, hash string) erro
 		}
 	})
 	if err != nil {
-		r.echoes.wroteDraft(s.pv, nil)
+		r.echoes.unknown(s.pv)
 		return fmt.Errorf("recording what forkline wrote to %s: %w", s.draft.Name, err)
 	}
 	r.echoes.wroteDraft(s.pv, s.draft)
