@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -28,11 +30,13 @@ type echoes struct {
 
 type echo struct {
 	status string // resourceVersion of forkline's last status write
-	// draft is the draft as forkline's last write left it (name and
-	// fingerprint), until forkline sees it otherwise: an event that brings
-	// the draft back to that state after a person changed it (a hold
+	// drafts are the draft as forkline's writes of this sync left it (name
+	// and fingerprint, the latest last): the watch may bring an earlier
+	// one (the created draft) after a later one (the proposal). Once a
+	// read shows the draft otherwise they are forgotten: an event that
+	// brings it back to such a state after a person changed it (a hold
 	// removed) is theirs, not an echo.
-	draft string
+	drafts []string
 	// creating is the workspace of a draft forkline is creating right now:
 	// Porch sends its event before it answers the create.
 	creating string
@@ -66,25 +70,37 @@ func (e *echoes) wroteStatus(pv *v1.PackageVariant) {
 	e.update(variantKey(pv), func(ec *echo) { ec.status = pv.ResourceVersion })
 }
 
+// draftEchoes is how many of a sync's writes are remembered: a sync
+// writes its draft at most four times (create, content, hash, proposal).
+const draftEchoes = 4
+
 // wroteDraft records the draft as Porch answered forkline's write of it.
 func (e *echoes) wroteDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
-	e.update(variantKey(pv), func(ec *echo) { ec.draft = pr.Name + "/" + fingerprint(pr) })
-}
-
-// saw tells what a fresh read of the draft showed: anything but forkline's
-// last write ends that write's echo.
-func (e *echoes) saw(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
 	e.update(variantKey(pv), func(ec *echo) {
-		if ec.draft != pr.Name+"/"+fingerprint(pr) {
-			ec.draft = ""
+		if len(ec.drafts) > 0 && !strings.HasPrefix(ec.drafts[0], pr.Name+"/") {
+			ec.drafts = nil // a new sync's draft
+		}
+		ec.drafts = append(ec.drafts, pr.Name+"/"+fingerprint(pr))
+		if len(ec.drafts) > draftEchoes {
+			ec.drafts = ec.drafts[len(ec.drafts)-draftEchoes:]
 		}
 	})
 }
 
-// unknown forgets the draft's last write: a write that failed leaves it
-// as nobody knows.
+// saw tells what a fresh read of the draft showed: anything but forkline's
+// latest write ends the echoes.
+func (e *echoes) saw(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
+	e.update(variantKey(pv), func(ec *echo) {
+		if n := len(ec.drafts); n == 0 || ec.drafts[n-1] != pr.Name+"/"+fingerprint(pr) {
+			ec.drafts = nil
+		}
+	})
+}
+
+// unknown forgets the draft's writes: a write that failed leaves it as
+// nobody knows.
 func (e *echoes) unknown(pv *v1.PackageVariant) {
-	e.update(variantKey(pv), func(ec *echo) { ec.draft = "" })
+	e.update(variantKey(pv), func(ec *echo) { ec.drafts = nil })
 }
 
 // creating marks the workspace of the draft being created ("" once the
@@ -101,7 +117,7 @@ func (e *echoes) isOwnDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevi
 		pr.Spec.PackageName == pv.Spec.DownstreamPackage() && pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft {
 		return true
 	}
-	return ec.draft != "" && ec.draft == pr.Name+"/"+fingerprint(pr)
+	return slices.Contains(ec.drafts, pr.Name+"/"+fingerprint(pr))
 }
 
 // statusEcho filters update events of variants that only carry forkline's

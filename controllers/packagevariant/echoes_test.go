@@ -74,6 +74,34 @@ func TestChangedBackIsNotAnEcho(t *testing.T) {
 	}
 }
 
+// The created draft's event may come after the proposal was made: both
+// are forkline's own until a read shows something else.
+func TestEarlierWritesOfASyncAreEchoes(t *testing.T) {
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app"}}
+	created := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "d", ResourceVersion: "c1"}}
+	created.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft
+	proposed := created.DeepCopy()
+	proposed.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+	e := &echoes{}
+	e.wroteDraft(pv, created)
+	e.wroteDraft(pv, proposed)
+	if !e.isOwnDraft(pv, created) || !e.isOwnDraft(pv, proposed) {
+		t.Error("a write of this sync does not read as forkline's own")
+	}
+	next := created.DeepCopy()
+	next.Name = "d2"
+	e.wroteDraft(pv, next)
+	if e.isOwnDraft(pv, proposed) {
+		t.Error("the previous sync's draft still reads as forkline's own")
+	}
+	e.wroteDraft(pv, created)
+	e.wroteDraft(pv, proposed)
+	e.saw(pv, created) // a read shows the draft back in Draft: rejected
+	if e.isOwnDraft(pv, proposed) || e.isOwnDraft(pv, created) {
+		t.Error("after a read showed another state, a write still reads as an echo")
+	}
+}
+
 func TestStatusEchoSkipsOnlyForklinesOwnWrite(t *testing.T) {
 	e := &echoes{}
 	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app", ResourceVersion: "7"}}

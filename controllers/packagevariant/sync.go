@@ -857,6 +857,11 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
 	s.pv.Status.Sync.RenderStatus = renderSummary(prr.Status.RenderStatus)
+	// The revision is now the draft as read at the new commit (Porch's
+	// resourceVersion of both): its event is forkline's own.
+	written := s.draft.DeepCopy()
+	written.ResourceVersion = prr.ResourceVersion
+	r.echoes.wroteDraft(s.pv, written)
 	// What Porch stored (rendered) is what the next steps check and
 	// propose.
 	s.readHash = porch.Hash(prr.Spec.Resources)
