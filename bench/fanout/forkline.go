@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -86,26 +86,48 @@ func publishedOn(revision string) func(*v1.PackageVariant) bool {
 	}
 }
 
-// waitVariants polls until n of the policy's variants satisfy done.
+// waitVariants watches the policy's variants until n of them satisfy
+// done. A watch, not a poll: listing hundreds of variants a few times a
+// second would cost the API server more than forkline does.
 func waitVariants(ctx context.Context, f *fleet, n int, timeout time.Duration, done func(*v1.PackageVariant) bool) error {
-	var have int
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		var list v1.PackageVariantList
-		if err := f.s.Client.List(ctx, &list, client.InNamespace(f.ns), client.MatchingLabels{fanout.PolicyLabel: policyName}); err != nil {
-			return false, nil
-		}
-		have = 0
-		for i := range list.Items {
-			if done(&list.Items[i]) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := client.NewWithWatch(f.s.Config, client.Options{Scheme: devstack.Scheme()})
+	if err != nil {
+		return err
+	}
+	state := map[string]bool{}
+	count := func() int {
+		have := 0
+		for _, ok := range state {
+			if ok {
 				have++
 			}
 		}
-		return have >= n, nil
-	})
-	if err != nil {
-		return fmt.Errorf("%d of %d variants got there: %w", have, n, err)
+		return have
 	}
-	return nil
+	for ctx.Err() == nil {
+		// The watch starts with every variant as it is (an ADDED event
+		// each); a closed watch starts over.
+		w, err := c.Watch(ctx, &v1.PackageVariantList{}, client.InNamespace(f.ns), client.MatchingLabels{fanout.PolicyLabel: policyName})
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			pv, ok := ev.Object.(*v1.PackageVariant)
+			if !ok {
+				continue
+			}
+			state[pv.Name] = ev.Type != watch.Deleted && done(pv)
+			if count() >= n {
+				w.Stop()
+				return nil
+			}
+		}
+		w.Stop()
+	}
+	return fmt.Errorf("%d of %d variants got there: %w", count(), n, ctx.Err())
 }
 
 // approveProposals is a person approving every proposal forkline made in
