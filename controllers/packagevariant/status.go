@@ -108,6 +108,11 @@ func record(pv *v1.PackageVariant, s *scope) {
 		metrics.Conflicts.WithLabelValues(pv.Namespace, pv.Name).Set(float64(sync.ConflictCount))
 	}
 	metrics.SetPhase(pv.Namespace, pv.Name, phase)
+	stalled := 0.0
+	if meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionStalled) {
+		stalled = 1
+	}
+	metrics.Stalled.WithLabelValues(pv.Namespace, pv.Name).Set(stalled)
 	if u := pv.Status.Upstream; u != nil {
 		metrics.Behind.WithLabelValues(pv.Namespace, pv.Name).Set(float64(len(u.Available)))
 	}

@@ -4,5 +4,7 @@ package manager
 // declares what it reads and writes next to its Reconcile; the e2e suite
 // runs the manager with exactly the resulting ClusterRole.
 //
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
+// Leader election's lease lives in the manager's namespace: a Role there,
+// not a ClusterRole.
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=forkline-system,resources=leases,verbs=get;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -31,6 +31,13 @@ var (
 		Help: "Seconds since the upstream release the variant syncs to was published; 0 when up to date.",
 	}, []string{"namespace", "variant"})
 
+	// Stalled is 1 while a variant waits for a person to fix its spec or
+	// content (its Stalled condition), whatever its phase.
+	Stalled = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "forkline_variant_stalled",
+		Help: "1 while the variant is Stalled: a person must fix its spec or content (the Ready condition says what).",
+	}, []string{"namespace", "variant"})
+
 	DraftsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "forkline_drafts_created_total",
 		Help: "Drafts forkline created.",
@@ -63,13 +70,13 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, DraftsCreated, Merges, Approvals, Rollbacks, ReleaseToProposed, ReleaseToPublished)
+	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, Stalled, DraftsCreated, Merges, Approvals, Rollbacks, ReleaseToProposed, ReleaseToPublished)
 }
 
 // Forget drops a deleted variant's series.
 func Forget(namespace, variant string) {
 	labels := prometheus.Labels{"namespace": namespace, "variant": variant}
-	for _, g := range []*prometheus.GaugeVec{Phase, Behind, Conflicts, TargetAge} {
+	for _, g := range []*prometheus.GaugeVec{Phase, Behind, Conflicts, TargetAge, Stalled} {
 		g.DeletePartialMatch(labels)
 	}
 }
