@@ -45,3 +45,9 @@ const (
 	// rollback draft restores, exactly.
 	AnnotationRollbackOf = "forkline.dev/rollback-of"
 )
+
+// LabelShard assigns a PackageVariant or UpstreamPolicy to the manager
+// started with --watch-label-selector=forkline.dev/shard=<value> (sharding,
+// as Flux's sharding.fluxcd.io/key). An UpstreamPolicy copies its own value
+// to the variants it generates, so a policy and its variants share a shard.
+const LabelShard = "forkline.dev/shard"

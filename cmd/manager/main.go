@@ -19,6 +19,7 @@ func main() {
 	flag.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", true, "Elect a leader so only one replica reconciles at a time.")
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election lease; defaults to the pod's namespace.")
+	flag.StringVar(&opts.WatchLabelSelector, "watch-label-selector", "", "Reconcile only the PackageVariants and UpstreamPolicies whose labels match (sharding, e.g. forkline.dev/shard=a; the unsharded manager takes !forkline.dev/shard).")
 	flag.IntVar(&ctrlOpts.Concurrency, "concurrent", controllers.DefaultConcurrency(), "How many variants (and policies) reconcile at once; one variant never reconciles twice at the same time.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)

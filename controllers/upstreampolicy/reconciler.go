@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -274,7 +275,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // spec, labels or owner changed.
 func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.Variant, pv *v1.PackageVariant) (*v1.PackageVariant, error) {
 	if pv == nil {
-		pv = &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: d.Name, Labels: map[string]string{fanout.PolicyLabel: p.Name},
+		pv = &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: d.Name, Labels: variantLabels(p, nil),
 			// Set here rather than by the variant's first reconcile: one
 			// write less per variant.
 			Finalizers: []string{packagevariant.Finalizer}}}
@@ -285,24 +286,32 @@ func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.V
 		if err := controllerutil.SetControllerReference(p, pv, r.client.Scheme()); err != nil {
 			return nil, err
 		}
-		if err := r.client.Create(ctx, pv); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return nil, fmt.Errorf("variant %s exists and the policy does not own it: %w", d.Name, err)
-			}
+		err := r.client.Create(ctx, pv)
+		if err == nil {
+			r.recorder.Eventf(p, nil, "Normal", "VariantCreated", "VariantCreated", "variant %s for repository %s", d.Name, d.Spec.Downstream.Repo)
+			return pv, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("creating variant %s: %w", d.Name, err)
 		}
-		r.recorder.Eventf(p, nil, "Normal", "VariantCreated", "VariantCreated", "variant %s for repository %s", d.Name, d.Spec.Downstream.Repo)
-		return pv, nil
+		// The cache does not show it: the policy just moved to this shard
+		// and its variant still carries the old shard's label.
+		existing := &v1.PackageVariant{}
+		if gerr := r.reader.Get(ctx, client.ObjectKeyFromObject(pv), existing); gerr != nil {
+			return nil, fmt.Errorf("creating variant %s: %w", d.Name, err)
+		}
+		if !metav1.IsControlledBy(existing, p) {
+			return nil, fmt.Errorf("variant %s exists and the policy does not own it: %w", d.Name, err)
+		}
+		pv = existing
 	}
-	if equality.Semantic.DeepEqual(pv.Spec, d.Spec) && pv.Labels[fanout.PolicyLabel] == p.Name && pv.Annotations[fanout.SourceAnnotation] == d.Source {
+	labels := variantLabels(p, pv.Labels)
+	if equality.Semantic.DeepEqual(pv.Spec, d.Spec) && maps.Equal(pv.Labels, labels) && pv.Annotations[fanout.SourceAnnotation] == d.Source {
 		return pv, nil // nothing to write
 	}
 	patch := client.MergeFrom(pv.DeepCopy())
 	pv.Spec = d.Spec
-	if pv.Labels == nil {
-		pv.Labels = map[string]string{}
-	}
-	pv.Labels[fanout.PolicyLabel] = p.Name
+	pv.Labels = labels
 	if d.Source != "" {
 		if pv.Annotations == nil {
 			pv.Annotations = map[string]string{}
@@ -313,6 +322,23 @@ func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.V
 		return nil, fmt.Errorf("updating variant %s: %w", d.Name, err)
 	}
 	return pv, nil
+}
+
+// variantLabels are a variant's labels as the policy wants them: the
+// policy's name, and the policy's shard (none when the policy has none);
+// labels a person set are kept.
+func variantLabels(p *v1.UpstreamPolicy, have map[string]string) map[string]string {
+	out := maps.Clone(have)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[fanout.PolicyLabel] = p.Name
+	if shard, ok := p.Labels[v1.LabelShard]; ok {
+		out[v1.LabelShard] = shard
+	} else {
+		delete(out, v1.LabelShard)
+	}
+	return out
 }
 
 // inputs reads what the policy's selectors match, through the cache.

@@ -6,13 +6,17 @@ package manager
 
 import (
 	"fmt"
+	"hash/fnv"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -25,6 +29,24 @@ type Options struct {
 	ProbeAddr               string
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// WatchLabelSelector shards forkline as Flux shards its controllers:
+	// this manager reconciles only the PackageVariants and UpstreamPolicies
+	// whose labels match (e.g. forkline.dev/shard=a, or
+	// !forkline.dev/shard for the unsharded rest). Policies copy their
+	// forkline.dev/shard label to their variants, so a policy and its
+	// variants land on one shard.
+	WatchLabelSelector string
+}
+
+// leaderElectionID is the lease's name: one per shard, so shards run side
+// by side and replicas of one shard elect one leader.
+func leaderElectionID(selector string) string {
+	if selector == "" {
+		return "forkline-manager.forkline.dev"
+	}
+	h := fnv.New32a()
+	h.Write([]byte(selector))
+	return fmt.Sprintf("forkline-manager-%08x.forkline.dev", h.Sum32())
 }
 
 // Scheme registers every type forkline reads or writes.
@@ -49,12 +71,24 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building scheme: %w", err)
 	}
+	var cacheOpts cache.Options
+	if opts.WatchLabelSelector != "" {
+		sel, err := labels.Parse(opts.WatchLabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("--watch-label-selector %q: %w", opts.WatchLabelSelector, err)
+		}
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{
+			&forklinev1alpha1.PackageVariant{}: {Label: sel},
+			&forklinev1alpha1.UpstreamPolicy{}: {Label: sel},
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.ProbeAddr,
 		LeaderElection:          opts.LeaderElection,
-		LeaderElectionID:        "forkline-manager.forkline.dev",
+		LeaderElectionID:        leaderElectionID(opts.WatchLabelSelector),
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 	})
 	if err != nil {

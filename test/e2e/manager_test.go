@@ -20,7 +20,7 @@ func TestManagerServesHealth(t *testing.T) {
 	defer cancel()
 	probe := freeAddr(t)
 	mgr := newManager(t, managerConfig, manager.Options{
-		ProbeAddr: probe, LeaderElection: true, LeaderElectionNamespace: "default",
+		ProbeAddr: probe, LeaderElection: true, LeaderElectionNamespace: "forkline-system",
 	})
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
