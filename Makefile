@@ -12,16 +12,21 @@ CONTROLLER_GEN_VERSION := $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "sig
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 STACK := $(BIN)/forkline-stack
 TEST_TIMEOUT ?= 80m
+VERSION ?= v0.1.0
 
 ##@ Getting started
 
 .PHONY: demo
 demo: stack-bins $(STACK) ## Start the local stack, run the sync flow visibly, keep it up until Ctrl-C.
-	$(STACK) demo
+	$(STACK) demo $(if $(FUNCTIONS),--functions $(FUNCTIONS))
 
 .PHONY: test
 test: stack-bins ## Run every test: table tests, then the end-to-end suites on the real local stack.
 	go test -count=1 -p 1 -timeout $(TEST_TIMEOUT) -v ./...
+
+.PHONY: unit
+unit: ## Run the pure tests only (no stack): table, golden, property and image tests, in seconds once built.
+	go test -count=1 $$(go list ./... | grep -v -e /test/e2e -e /internal/devstack$$)
 
 ##@ Local stack
 
@@ -30,8 +35,8 @@ stack-bins: $(STACK) ## Build etcd, kube-apiserver, kubectl, porch-server, porch
 	$(STACK) build
 
 .PHONY: stack-up
-stack-up: stack-bins ## Start the local stack in the background (kubeconfig in .stack/kubeconfig).
-	$(STACK) up --dir $(CURDIR)/.stack
+stack-up: stack-bins ## Start the local stack in the background (kubeconfig in .stack/kubeconfig); FUNCTIONS=dir adds your steps.
+	$(STACK) up --dir $(CURDIR)/.stack $(if $(FUNCTIONS),--functions $(FUNCTIONS))
 
 .PHONY: stack-down
 stack-down: $(STACK) ## Stop the background local stack and every process it started.
@@ -43,6 +48,14 @@ stack-down: $(STACK) ## Stop the background local stack and every process it sta
 build: ## Build the manager and the stack command into ./bin.
 	go build -o $(BIN)/manager ./cmd/manager
 	go build -o $(STACK) ./cmd/stack
+
+.PHONY: images
+images: ## Build the manager's and the functions' OCI images into bin/images (no Docker daemon, no network); prints each digest.
+	go run ./cmd/images -version $(VERSION) -out $(BIN)/images
+
+.PHONY: release
+release: ## Build the images and render dist/install.yaml (config/default via kustomize, images pinned by digest).
+	go run ./cmd/release -version $(VERSION) -out dist/install.yaml
 
 .PHONY: functions
 functions: ## Build forkline's KRM functions into ./bin/functions (the stack serves them as ghcr.io/forkline/<name>:v0.1.0).

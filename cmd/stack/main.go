@@ -3,7 +3,7 @@
 // the demo on it.
 //
 //	stack build             build the stack's binaries into ./bin
-//	stack up   [--dir D]    start the stack in the background
+//	stack up   [--dir D] [--functions F]  start the stack in the background (F: extra steps)
 //	stack down [--dir D]    stop it and every process it started
 //	stack demo              start a stack, run the flow, wait for Ctrl-C
 package main
@@ -37,16 +37,26 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	dir := fs.String("dir", ".stack", "directory for the background stack's data, logs and kubeconfig")
 	exit := fs.Bool("exit", false, "demo: stop after the flow instead of waiting for Ctrl-C")
+	fnDir := fs.String("functions", "", "a directory of extra step binaries and their functions.yaml, served by the function runner")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		fail(err)
 	}
+	if *fnDir != "" {
+		if *fnDir, err = filepath.Abs(*fnDir); err != nil {
+			fail(err)
+		}
+		// Read now: a bad directory fails before anything starts.
+		if extraFunctions, err = devstack.FunctionsFromDir(*fnDir); err != nil {
+			fail(err)
+		}
+	}
 	switch os.Args[1] {
 	case "build":
 		err = build()
 	case "up":
-		err = up(abs)
+		err = up(abs, *fnDir)
 	case "serve":
 		err = serve(abs)
 	case "down":
@@ -62,7 +72,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: stack build | up [--dir D] | down [--dir D] | demo [--exit]")
+	fmt.Fprintln(os.Stderr, "usage: stack build | up [--dir D] [--functions F] | down [--dir D] | demo [--exit] [--functions F]")
 	os.Exit(2)
 }
 
@@ -70,6 +80,9 @@ func fail(err error) {
 	fmt.Fprintf(os.Stderr, "stack: %v\n", err)
 	os.Exit(1)
 }
+
+// extraFunctions are the steps of --functions, served besides forkline's.
+var extraFunctions []devstack.Function
 
 func logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 
@@ -108,7 +121,7 @@ func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 // up starts `stack serve` detached in its own session and returns once the
 // stack is ready.
-func up(dir string) error {
+func up(dir, fnDir string) error {
 	if st, err := readState(dir); err == nil && alive(st.PID) {
 		logf("stack: already running (pid %d); KUBECONFIG=%s", st.PID, st.Kubeconfig)
 		return nil
@@ -130,7 +143,11 @@ func up(dir string) error {
 		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(self, "serve", "--dir", dir)
+	args := []string{"serve", "--dir", dir}
+	if fnDir != "" {
+		args = append(args, "--functions", fnDir)
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -162,7 +179,7 @@ func up(dir string) error {
 func serve(dir string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Options{Dir: dir, Logf: logf})
+	s, err := devstack.Start(ctx, devstack.Options{Dir: dir, Functions: extraFunctions, Logf: logf})
 	if err != nil {
 		return err
 	}
@@ -211,7 +228,7 @@ func down(dir string) error {
 func demo(exitAfter bool) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Options{Logf: logf})
+	s, err := devstack.Start(ctx, devstack.Options{Functions: extraFunctions, Logf: logf})
 	if err != nil {
 		return err
 	}
@@ -242,6 +259,7 @@ func demo(exitAfter bool) error {
 		return nil
 	}
 	printUsage(s.Kubeconfig)
+	logf("\n%s\n", demoflow.TagYourself(s))
 	logf("forkline keeps running (logs: %s). Ctrl-C stops it, the stack and every process it started.", logFile.Name())
 	<-ctx.Done()
 	logf("\nstack: stopping")
@@ -252,8 +270,8 @@ func printUsage(kubeconfig string) {
 	logf(`
 Use it from another shell:
   export KUBECONFIG=%s
-  bin/kubectl get packagevariants,upstreampolicies -A
-  bin/kubectl describe packagevariant -n demo app-release-4-8
+  bin/kubectl get upstreampolicies,packagevariants -A
+  bin/kubectl describe packagevariant -n demo app-release-4-8-app
   bin/kubectl explain packagevariant.spec.upstream
   bin/porchctl rpkg get --namespace demo`, kubeconfig)
 }

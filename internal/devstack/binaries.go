@@ -42,6 +42,15 @@ var (
 	}
 )
 
+// promTools is promtool, which checks the alerting rules forkline ships;
+// built on demand by the test that runs it, not by the stack.
+var promTools = toolset{
+	dir:     "tools/prometheus",
+	module:  "github.com/prometheus/prometheus",
+	name:    "promtool",
+	targets: map[string]string{"promtool": "github.com/prometheus/prometheus/cmd/promtool"},
+}
+
 // Binaries are the paths of the stack's executables.
 type Binaries struct {
 	Etcd, KubeAPIServer, KubeControllerManager, Kubectl string
@@ -53,18 +62,11 @@ type Binaries struct {
 // packages) serialize on a lock file so each binary is built once.
 func EnsureBinaries(root string, logf func(string, ...any)) (Binaries, error) {
 	binDir := filepath.Join(root, "bin")
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return Binaries{}, err
-	}
-	lock, err := os.OpenFile(filepath.Join(binDir, ".build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := lockBin(binDir)
 	if err != nil {
 		return Binaries{}, err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return Binaries{}, fmt.Errorf("locking %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
+	defer unlock()
 
 	paths := map[string]string{}
 	for _, ts := range []toolset{k8sTools, porchTools} {
@@ -91,6 +93,38 @@ func EnsureBinaries(root string, logf func(string, ...any)) (Binaries, error) {
 	}, nil
 }
 
+// EnsurePromtool builds promtool at its pinned version if missing and
+// returns its path.
+func EnsurePromtool(root string, logf func(string, ...any)) (string, error) {
+	unlock, err := lockBin(filepath.Join(root, "bin"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	dir, err := promTools.build(root, logf)
+	return filepath.Join(dir, "promtool"), err
+}
+
+// lockBin serializes builds into binDir across processes (parallel test
+// packages), so each binary is built once.
+func lockBin(binDir string) (unlock func(), err error) {
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(binDir, ".build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
+	return func() {
+		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		lock.Close()
+	}, nil
+}
+
 // build makes bin/<name>-<version>/ hold every target, building into a
 // scratch directory first so an interrupted build never looks finished.
 func (ts toolset) build(root string, logf func(string, ...any)) (string, error) {
@@ -107,7 +141,7 @@ func (ts toolset) build(root string, logf func(string, ...any)) (string, error) 
 		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
 			continue
 		}
-		logf("stack: building %s from %s@%s (once per version; a cold build takes a few minutes)", name, ts.module, version)
+		logf("building %s from %s@%s (once per version; a cold build takes a few minutes)", name, ts.module, version)
 		scratch, err := os.MkdirTemp(filepath.Join(root, "bin"), ".build-")
 		if err != nil {
 			return "", err

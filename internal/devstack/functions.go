@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"sigs.k8s.io/yaml"
 )
 
 // FunctionImageVersion tags the image names forkline's functions are served
@@ -35,6 +37,47 @@ func BuildFunctions(root string) ([]Function, error) {
 			return nil, fmt.Errorf("building function %s: %w\n%s", name, err, out)
 		}
 		fns = append(fns, Function{Image: FunctionImage(name), Binary: bin})
+	}
+	return fns, nil
+}
+
+// FunctionsConfig is the file in a directory of step binaries that says
+// which image each serves, in the function runner's own format:
+//
+//	functions:
+//	- function: set-owner            # an executable in the directory
+//	  images: [example.com/set-owner:v1]
+const FunctionsConfig = "functions.yaml"
+
+// FunctionsFromDir reads a directory of extra step binaries (`make stack-up
+// FUNCTIONS=dir`): its functions.yaml maps each executable to the image
+// names Kptfile pipelines use for it.
+func FunctionsFromDir(dir string) ([]Function, error) {
+	b, err := os.ReadFile(filepath.Join(dir, FunctionsConfig))
+	if err != nil {
+		return nil, fmt.Errorf("reading the functions directory's %s: %w", FunctionsConfig, err)
+	}
+	var cfg struct {
+		Functions []struct {
+			Function string   `json:"function"`
+			Images   []string `json:"images"`
+		} `json:"functions"`
+	}
+	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FunctionsConfig), err)
+	}
+	var fns []Function
+	for _, f := range cfg.Functions {
+		bin := filepath.Join(dir, f.Function)
+		if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
+			return nil, fmt.Errorf("%s names %q, which is not an executable in %s", FunctionsConfig, f.Function, dir)
+		}
+		if len(f.Images) == 0 {
+			return nil, fmt.Errorf("%s: function %q has no images", FunctionsConfig, f.Function)
+		}
+		for _, image := range f.Images {
+			fns = append(fns, Function{Image: image, Binary: bin})
+		}
 	}
 	return fns, nil
 }

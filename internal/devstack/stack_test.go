@@ -18,7 +18,7 @@ func TestStopLeavesNothingRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	pids, dir := s.PIDs(), s.Dir
-	for _, name := range []string{"etcd", "kube-apiserver", "function-runner", "porch-server"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "function-runner", "porch-server"} {
 		pid, ok := pids[name]
 		if !ok {
 			t.Errorf("stack did not start %s", name)

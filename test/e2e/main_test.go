@@ -35,7 +35,20 @@ func run(m *testing.M) int {
 	// The controllers' logs go to the test output, for whoever reads a failure.
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	logf := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
-	s, err := devstack.Start(context.Background(), devstack.Options{Logf: logf})
+	// A step author's function, served the way `make stack-up
+	// FUNCTIONS=dir` serves one (TestAuthorsStepRendersInADraft).
+	authorSteps, err := buildAuthorsStep()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building the step template: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(authorSteps)
+	extra, err := devstack.FunctionsFromDir(authorSteps)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 1
+	}
+	s, err := devstack.Start(context.Background(), devstack.Options{Functions: extra, Logf: logf})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the local stack: %v\n", err)
 		return 1
