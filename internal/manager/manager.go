@@ -90,6 +90,10 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        leaderElectionID(opts.WatchLabelSelector),
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// A replica stopping (a rollout, a drain) hands the lease over at
+		// once instead of leaving it to expire; the manager's controllers
+		// have stopped by then.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

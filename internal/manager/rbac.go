@@ -7,4 +7,6 @@ package manager
 // Leader election's lease lives in the manager's namespace: a Role there,
 // not a ClusterRole.
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=forkline-system,resources=leases,verbs=get;create;update
+// The leader-election Event ("... became leader") is a core Event there.
+// +kubebuilder:rbac:groups="",namespace=forkline-system,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
