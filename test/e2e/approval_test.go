@@ -40,13 +40,7 @@ func TestAutomaticApproval(t *testing.T) {
 
 	always := []v1.ApprovalWindow{{Start: "00:00", End: "24:00"}}
 	budget := int32(2)
-	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "auto-upstream", Package: "app"}
-	var targets []v1.RepositoryTarget
-	for _, b := range branches {
-		targets = append(targets, v1.RepositoryTarget{Repo: b, ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}})
-	}
-	p.Spec.Targets = []v1.Target{{Repositories: targets}}
+	p := policyOver(ns, "app", "auto-upstream", "1.0.x", branches...)
 	p.Spec.Template = &v1.PackageVariantTemplate{Approval: &v1.Approval{Mode: v1.AutomaticApproval, Windows: always}}
 	p.Spec.Rollout = &v1.Rollout{MaxPublishesPerHour: &budget}
 	if err := env.Client.Create(ctx, p); err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -74,13 +73,7 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 		mu.Unlock()
 	}()
 
-	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "crash-upstream", Package: "app"}
-	var targets []v1.RepositoryTarget
-	for _, b := range branches {
-		targets = append(targets, v1.RepositoryTarget{Repo: b, ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}})
-	}
-	p.Spec.Targets = []v1.Target{{Repositories: targets}}
+	p := policyOver(ns, "app", "crash-upstream", "1.0.x", branches...)
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}

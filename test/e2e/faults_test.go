@@ -33,13 +33,7 @@ func TestPorchOutageDuringFanOut(t *testing.T) {
 	stop := startManager(t)
 	defer stop()
 
-	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "fault-upstream", Package: "app"}
-	var targets []v1.RepositoryTarget
-	for _, b := range branches {
-		targets = append(targets, v1.RepositoryTarget{Repo: b, ReleaseTrack: v1.ReleaseTrack{Versions: "1.21.x"}})
-	}
-	p.Spec.Targets = []v1.Target{{Repositories: targets}}
+	p := policyOver(ns, "app", "fault-upstream", "1.21.x", branches...)
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}

@@ -156,13 +156,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 	stopWatching := watchForDuplicates(ctx, t, ns, "ha-upstream")
 	defer stopWatching()
 
-	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "ha-upstream", Package: "app"}
-	var targets []v1.RepositoryTarget
-	for _, b := range branches {
-		targets = append(targets, v1.RepositoryTarget{Repo: b, ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}})
-	}
-	p.Spec.Targets = []v1.Target{{Repositories: targets}}
+	p := policyOver(ns, "app", "ha-upstream", "1.0.x", branches...)
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +201,19 @@ func TestLeaderElectionFailover(t *testing.T) {
 	}
 }
 
+// policyOver is an UpstreamPolicy following upstream's package app into
+// each of repos on the track versions.
+func policyOver(ns, name, upstream, versions string, repos ...string) *v1.UpstreamPolicy {
+	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	p.Spec.Upstream = v1.PackageRef{Repo: upstream, Package: "app"}
+	var targets []v1.RepositoryTarget
+	for _, r := range repos {
+		targets = append(targets, v1.RepositoryTarget{Repo: r, ReleaseTrack: v1.ReleaseTrack{Versions: versions}})
+	}
+	p.Spec.Targets = []v1.Target{{Repositories: targets}}
+	return p
+}
+
 // approveAll is a person approving every proposal in the namespace.
 func approveAll(ctx context.Context, t *testing.T, ns string) {
 	t.Helper()
@@ -242,13 +249,8 @@ func TestShardsSplitTheVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy := func(name, shard string, repos ...string) *v1.UpstreamPolicy {
-		p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{v1.LabelShard: shard}}}
-		p.Spec.Upstream = v1.PackageRef{Repo: "shard-upstream", Package: "app"}
-		var targets []v1.RepositoryTarget
-		for _, r := range repos {
-			targets = append(targets, v1.RepositoryTarget{Repo: r, ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}})
-		}
-		p.Spec.Targets = []v1.Target{{Repositories: targets}}
+		p := policyOver(ns, name, "shard-upstream", "1.0.x", repos...)
+		p.Labels = map[string]string{v1.LabelShard: shard}
 		if err := env.Client.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}
