@@ -556,6 +556,8 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 		}
 	}
 
+	refs := func(after string) { t.Logf("git ls-remote own-down after %s: %s", after, lsRemote(t, "own-down")) }
+	refs("the start")
 	a := newVariant(ns, "a", "own-upstream", "own-down", "1.21.x", v1.DeletionDelete)
 	a.Spec.Pin = &v1.Pin{Revision: "v1.21.2", Reason: "settle on 1.21.2 first"}
 	if err := env.Client.Create(ctx, a); err != nil {
@@ -585,12 +587,14 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 	if d := drafts(); len(d) != 1 || d[0].Name != proposal {
 		t.Errorf("deleting the stalled variant touched a's draft: %v", names(d))
 	}
+	refs("a second variant stalled and was deleted")
 
 	// A person rejects the proposal: it is not proposed again until asked.
 	v.porchctl("rpkg", "reject", proposal)
 	got = v.waitVariant("declined", time.Minute, phaseIs(v1.PhaseDeclined, "v1.21.2"))
 	mustContain(t, "declined message", got.Status.Sync.Message, "rejected by a person", v1.AnnotationRetry)
 	stays("the rejection", func(pv *v1.PackageVariant) bool { return pv.Status.Sync.Phase == v1.PhaseDeclined })
+	refs("the rejection")
 	annotate := func(value string) {
 		patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) {
 			if pv.Annotations == nil {
@@ -613,6 +617,7 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 		return pv.Status.Sync != nil && strings.Contains(pv.Status.Sync.Message, "deleted by a person")
 	})
 	stays("the deletion", func(pv *v1.PackageVariant) bool { return len(drafts()) == 0 })
+	refs("the person's deletion of the draft")
 	annotate("2")
 	got = v.waitVariant("a new draft on request", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
 	proposal = got.Status.Sync.Draft
@@ -627,6 +632,7 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 	if got.Status.Sync.Draft != proposal || got.Status.Sync.EditedByPerson || len(drafts()) != 1 {
 		t.Errorf("after the wipe: draft %s (want %s), edited %v, drafts %v", got.Status.Sync.Draft, proposal, got.Status.Sync.EditedByPerson, names(drafts()))
 	}
+	refs("the status wipe")
 	v.porchctl("rpkg", "approve", proposal)
 
 	// The fork sets replicas 3; upstream 1.21.3 sets 2: a conflict, which a
@@ -652,6 +658,7 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 	}
 	events, _ := env.Kubectl(ctx, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=a", "-o", "custom-columns=TYPE:.type,REASON:.reason")
 	mustContain(t, "a's events", events, "ProposalRejected", "DraftDeleted", "PublishedWithConflicts")
+	refs("the hand approval with a False gate")
 }
 
 func names(prs []porchv1alpha1.PackageRevision) []string {

@@ -94,7 +94,17 @@ func (d *demo) porchctl(args ...string) (string, error) {
 	return out, nil
 }
 
-func (d *demo) board() error {
+// board shows the policy and its variants once the policy's board says
+// upToDate branches are up to date (it is rewritten at most once a second).
+func (d *demo) board(upToDate int) error {
+	want := fmt.Sprintf("%d/%d", upToDate, len(branches))
+	err := wait.PollUntilContextTimeout(d.ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		p := &v1.UpstreamPolicy{}
+		return d.s.Client.Get(d.ctx, client.ObjectKey{Namespace: Namespace, Name: policy}, p) == nil && p.Status.Variants == want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the policy's board never said %s up to date: %w", want, err)
+	}
 	out, err := d.s.Kubectl(d.ctx, "get", "upstreampolicies,packagevariants", "-n", Namespace)
 	if err != nil {
 		return err
@@ -143,7 +153,7 @@ func (d *demo) run(startManager func(context.Context) error) error {
 		return err
 	}
 	d.say("forkline cloned each release into a Draft per branch; it published %s and %s itself, %s waits for a person:", branches[1].repo, branches[2].repo, branches[0].repo)
-	if err := d.board(); err != nil {
+	if err := d.board(2); err != nil {
 		return err
 	}
 	if err := d.approve(branches[0], "v1.21.2"); err != nil {
@@ -170,7 +180,7 @@ func (d *demo) run(startManager func(context.Context) error) error {
 	for _, c := range pv.Status.Sync.Conflicts {
 		d.logf("   %s %s %s: base %s, upstream %s, downstream %s", c.File, c.Resource, c.Path, c.Base, c.Upstream, c.Downstream)
 	}
-	if err := d.board(); err != nil {
+	if err := d.board(2); err != nil {
 		return err
 	}
 
@@ -187,7 +197,7 @@ func (d *demo) run(startManager func(context.Context) error) error {
 	}
 
 	d.say("every branch is on its track's newest release, the person's change kept (%.0fs):", time.Since(d.started).Seconds())
-	if err := d.board(); err != nil {
+	if err := d.board(3); err != nil {
 		return err
 	}
 	for _, b := range branches {
