@@ -30,29 +30,39 @@ type manager struct {
 }
 
 // requests reads the manager's client requests so far by verb, from
-// client-go's rest_client_requests_total on its metrics endpoint.
-func (m *manager) requests() (map[string]float64, error) {
+// client-go's rest_client_requests_total on its metrics endpoint, and how
+// many of them went to Porch, from forkline_api_requests_total.
+func (m *manager) requests() (byVerb map[string]float64, porch float64, err error) {
 	resp, err := http.Get(m.metrics)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	out := map[string]float64{}
+	byVerb = map[string]float64{}
 	if f := families["rest_client_requests_total"]; f != nil {
 		for _, m := range f.Metric {
 			for _, l := range m.Label {
 				if l.GetName() == "method" {
-					out[l.GetValue()] += m.GetCounter().GetValue()
+					byVerb[l.GetValue()] += m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	return out, nil
+	if f := families["forkline_api_requests_total"]; f != nil {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "group" && l.GetValue() == "porch.kpt.dev" {
+					porch += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return byVerb, porch, nil
 }
 
 // startPolicy creates the policy that selects the fleet's labelled

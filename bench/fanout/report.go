@@ -34,6 +34,7 @@ func newProbe(s *devstack.Stack, m *manager, fl *floor) *probe { return &probe{s
 
 type sample struct {
 	requests             map[string]float64
+	porch                float64 // requests to porch.kpt.dev
 	manager, api, porchd float64
 }
 
@@ -41,11 +42,15 @@ func (p *probe) sample(w who) (sample, error) {
 	var out sample
 	var err error
 	if w == forkline {
-		if out.requests, err = p.m.requests(); err != nil {
+		if out.requests, out.porch, err = p.m.requests(); err != nil {
 			return out, fmt.Errorf("scraping the manager's metrics: %w", err)
 		}
 	} else {
 		out.requests = p.fl.requests.snapshot()
+		// The floor calls Porch and nothing else.
+		for _, n := range out.requests {
+			out.porch += n
+		}
 	}
 	cpu := func(pid int) float64 {
 		u, err := devstack.ProcessUsage(pid)
@@ -63,6 +68,7 @@ func (p *probe) sample(w who) (sample, error) {
 type cell struct {
 	took                 time.Duration
 	requests             map[string]float64
+	porch                float64 // requests to porch.kpt.dev
 	manager, api, porchd float64 // CPU seconds
 }
 
@@ -115,7 +121,7 @@ func (r *report) addFrom(p *probe, name string, w who, prepare func() (time.Time
 	if err != nil {
 		return err
 	}
-	c := &cell{took: took, requests: map[string]float64{}, manager: after.manager - before.manager, api: after.api - before.api, porchd: after.porchd - before.porchd}
+	c := &cell{took: took, requests: map[string]float64{}, porch: after.porch - before.porch, manager: after.manager - before.manager, api: after.api - before.api, porchd: after.porchd - before.porchd}
 	for verb, n := range after.requests {
 		if d := n - before.requests[verb]; d > 0 {
 			c.requests[verb] = d
@@ -161,6 +167,19 @@ func (r *report) print(w io.Writer) {
 			line = append(line, fmt.Sprintf("%.0f (%.1f) %s", c.total(), c.total()/float64(r.n), byVerb(c.requests)))
 		}
 		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], (*cell).total))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
+	}
+	fmt.Fprintf(w, "\nOf those, requests to Porch (porch.kpt.dev), per variant:\n\n| phase | %s | forkline / 4-way floor |\n|---|---|---|---|---|\n", strings.Join(columns[:], " | "))
+	for _, rw := range r.rows {
+		line := []string{rw.name}
+		for _, c := range rw.cells {
+			if c == nil {
+				line = append(line, "–")
+				continue
+			}
+			line = append(line, fmt.Sprintf("%.0f (%.1f)", c.porch, c.porch/float64(r.n)))
+		}
+		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], func(c *cell) float64 { return c.porch }))
 		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
 	}
 	fmt.Fprintf(w, "\nCPU seconds (forkline's manager / kube-apiserver / porch-server):\n\n| phase | %s |\n|---|---|---|---|\n", strings.Join(columns[:], " | "))

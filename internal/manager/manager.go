@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	forklinev1alpha1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/metrics"
 )
 
 // Options are the manager's command-line settings.
@@ -71,6 +72,9 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building scheme: %w", err)
 	}
+	// Count what the manager asks of each API group (Porch above all).
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(metrics.CountRequests)
 	var cacheOpts cache.Options
 	if opts.WatchLabelSelector != "" {
 		sel, err := labels.Parse(opts.WatchLabelSelector)

@@ -4,6 +4,9 @@
 package metrics
 
 import (
+	"net/http"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -70,7 +73,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, Stalled, DraftsCreated, Merges, Approvals, Rollbacks, ReleaseToProposed, ReleaseToPublished)
+	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, Stalled, DraftsCreated, Merges, Approvals, Rollbacks, ReleaseToProposed, ReleaseToPublished, APIRequests)
 }
 
 // Forget drops a deleted variant's series.
@@ -87,4 +90,44 @@ func SetPhase(namespace, variant, phase string) {
 	if phase != "" {
 		Phase.WithLabelValues(namespace, variant, phase).Set(1)
 	}
+}
+
+// APIRequests counts the manager's requests to the API server by API
+// group and verb: those to porch.kpt.dev are what forkline costs Porch.
+var APIRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "forkline_api_requests_total",
+	Help: "Requests the manager sent the API server, by API group (porch.kpt.dev, forkline.dev, core, ...) and verb (WATCH for watches).",
+}, []string{"group", "verb"})
+
+// CountRequests wraps a client transport so APIRequests counts what it
+// sends (rest.Config.Wrap).
+func CountRequests(next http.RoundTripper) http.RoundTripper {
+	return countingTransport{next: next}
+}
+
+type countingTransport struct{ next http.RoundTripper }
+
+func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	APIRequests.WithLabelValues(apiGroup(req.URL.Path), requestVerb(req)).Inc()
+	return c.next.RoundTrip(req)
+}
+
+// apiGroup is the API group a request path addresses: "core" for /api,
+// the group for /apis/<group>, "other" for the rest (discovery, health).
+func apiGroup(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case len(parts) >= 2 && parts[0] == "api":
+		return "core"
+	case len(parts) >= 3 && parts[0] == "apis":
+		return parts[1]
+	}
+	return "other"
+}
+
+func requestVerb(req *http.Request) string {
+	if req.Method == http.MethodGet && req.URL.Query().Get("watch") == "true" {
+		return "WATCH"
+	}
+	return req.Method
 }

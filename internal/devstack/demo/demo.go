@@ -375,6 +375,6 @@ func TagYourself(s *devstack.Stack) string {
 	url := s.Git.RepoURL(Upstream)
 	return fmt.Sprintf(`Publish the next upstream release yourself and watch the branches follow:
   bin/kubectl get upol,fpv -n %[2]s -w
-  git clone -q %[1]s /tmp/%[3]s && cd /tmp/%[3]s && sed -i 's/1\.22\.1/1.22.2/g' %[4]s/deployment.yaml && git commit -qam '%[4]s 1.22.2' && git tag %[4]s/v1.22.2 && git push -q origin main %[4]s/v1.22.2
+  rm -rf /tmp/%[3]s && git clone -q %[1]s /tmp/%[3]s && cd /tmp/%[3]s && sed -i -E 's/1\.2[0-9]\.[0-9]+/1.22.2/' %[4]s/deployment.yaml && git -c user.name=you -c user.email=you@example.com commit -qam '%[4]s 1.22.2' && git tag %[4]s/v1.22.2 && git push -q origin main %[4]s/v1.22.2
 release-4-9 (1.22.x, automatic approval) takes v1.22.2 by itself within seconds of Porch's next poll.`, url, Namespace, Upstream, Package)
 }

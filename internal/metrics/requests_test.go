@@ -1,0 +1,52 @@
+package metrics
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+func count(group, verb string) float64 {
+	var m dto.Metric
+	_ = APIRequests.WithLabelValues(group, verb).Write(&m)
+	return m.GetCounter().GetValue()
+}
+
+// Each request counts once, under the API group its path addresses and
+// its verb; a watch is not a GET.
+func TestCountRequests(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	client := &http.Client{Transport: CountRequests(http.DefaultTransport)}
+	cases := map[string]struct {
+		method, path string
+		group, verb  string
+	}{
+		"porch create":   {http.MethodPost, "/apis/porch.kpt.dev/v1alpha1/namespaces/ns/packagerevisions", "porch.kpt.dev", "POST"},
+		"status patch":   {http.MethodPatch, "/apis/forkline.dev/v1alpha1/namespaces/ns/packagevariants/a/status", "forkline.dev", "PATCH"},
+		"core event":     {http.MethodPost, "/api/v1/namespaces/ns/events", "core", "POST"},
+		"a watch":        {http.MethodGet, "/apis/porch.kpt.dev/v1alpha1/packagerevisions?watch=true", "porch.kpt.dev", "WATCH"},
+		"discovery":      {http.MethodGet, "/apis", "other", "GET"},
+		"health":         {http.MethodGet, "/healthz", "other", "GET"},
+		"core discovery": {http.MethodGet, "/api", "other", "GET"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			before := count(tc.group, tc.verb)
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := count(tc.group, tc.verb) - before; got != 1 {
+				t.Errorf("forkline_api_requests_total{group=%q,verb=%q} moved by %v, want 1", tc.group, tc.verb, got)
+			}
+		})
+	}
+}
