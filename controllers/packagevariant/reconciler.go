@@ -115,10 +115,6 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 // +kubebuilder:rbac:groups=config.porch.kpt.dev,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 
-// stillWorking is when a reconcile that ended InProgress, with nothing else
-// to wake it, looks again.
-const stillWorking = 5 * time.Second
-
 // Reconcile moves one variant a step towards its target.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	pv := &v1.PackageVariant{}
@@ -139,17 +135,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			before.ObjectMeta = *pv.ObjectMeta.DeepCopy()
 		}
 		summarize(before, pv, s, err, s.now)
-		// InProgress means forkline is working: a reconcile that ends so
-		// without an error (which backs off) or a time to look again must
-		// not wait for an event that may never come (a draft the previous
-		// leader was creating when it died, say).
-		if err == nil && !result.Requeue && result.RequeueAfter == 0 &&
-			!meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionReady) && !meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionStalled) {
-			if ready := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionReady); ready != nil {
-				log.FromContext(ctx).V(1).Info("in progress with nothing to wake it: looking again", "after", stillWorking, "reason", ready.Reason, "message", ready.Message)
-			}
-			result.RequeueAfter = stillWorking
-		}
 		record(pv, s)
 		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
 			// Optimistic lock: a reconcile that read a stale variant from

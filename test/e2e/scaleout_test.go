@@ -160,7 +160,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	// The leader is at work: every branch has its draft, not every one is
+	// The leader is at work: every branch has its draft, some may not be
 	// proposed yet. (Killed before some branch had its draft, the new
 	// leader left that branch "syncing" in both runs where that happened:
 	// an open defect, see the closing note of 2026-11-30.)
