@@ -143,45 +143,15 @@ func (r *report) addFrom(p *probe, name string, w who, prepare func() (time.Time
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n## N = %d downstream repositories (%d variants at the end)\n\n", r.n, r.variants)
-	fmt.Fprintf(w, "| phase | %s | forkline / 4-way floor |\n|---|---|---|---|---|\n", strings.Join(columns[:], " | "))
-	for _, rw := range r.rows {
-		line := []string{rw.name}
-		for _, c := range rw.cells {
-			if c == nil {
-				line = append(line, "–")
-				continue
-			}
-			line = append(line, fmt.Sprintf("%.1f s", c.took.Seconds()))
-		}
-		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], func(c *cell) float64 { return c.took.Seconds() }))
-		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
-	}
-	fmt.Fprintf(w, "\nAPI requests (per variant) and by verb:\n\n| phase | %s | forkline / 4-way floor |\n|---|---|---|---|---|\n", strings.Join(columns[:], " | "))
-	for _, rw := range r.rows {
-		line := []string{rw.name}
-		for _, c := range rw.cells {
-			if c == nil {
-				line = append(line, "–")
-				continue
-			}
-			line = append(line, fmt.Sprintf("%.0f (%.1f) %s", c.total(), c.total()/float64(r.n), byVerb(c.requests)))
-		}
-		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], (*cell).total))
-		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
-	}
-	fmt.Fprintf(w, "\nOf those, requests to Porch (porch.kpt.dev), per variant:\n\n| phase | %s | forkline / 4-way floor |\n|---|---|---|---|---|\n", strings.Join(columns[:], " | "))
-	for _, rw := range r.rows {
-		line := []string{rw.name}
-		for _, c := range rw.cells {
-			if c == nil {
-				line = append(line, "–")
-				continue
-			}
-			line = append(line, fmt.Sprintf("%.0f (%.1f)", c.porch, c.porch/float64(r.n)))
-		}
-		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], func(c *cell) float64 { return c.porch }))
-		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
-	}
+	seconds := func(c *cell) float64 { return c.took.Seconds() }
+	r.ratioTable(w, "", func(c *cell) string { return fmt.Sprintf("%.1f s", c.took.Seconds()) }, seconds)
+	r.ratioTable(w, "API requests (per variant) and by verb:", func(c *cell) string {
+		return fmt.Sprintf("%.0f (%.1f) %s", c.total(), c.total()/float64(r.n), byVerb(c.requests))
+	}, (*cell).total)
+	porch := func(c *cell) float64 { return c.porch }
+	r.ratioTable(w, "Of those, requests to Porch (porch.kpt.dev), per variant:", func(c *cell) string {
+		return fmt.Sprintf("%.0f (%.1f)", c.porch, c.porch/float64(r.n))
+	}, porch)
 	fmt.Fprintf(w, "\nCPU seconds (forkline's manager / kube-apiserver / porch-server):\n\n| phase | %s |\n|---|---|---|---|\n", strings.Join(columns[:], " | "))
 	for _, rw := range r.rows {
 		line := []string{rw.name}
@@ -198,6 +168,27 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
 	}
 	fmt.Fprintf(w, "\nforkline's manager: RSS %.0f MiB now, %.0f MiB at its peak\n", mib(r.rss.RSS), mib(r.rss.PeakRSS))
+}
+
+// ratioTable prints one row a phase: each party's cell as show has it,
+// then forkline's ratio to the 4-way floor of value.
+func (r *report) ratioTable(w io.Writer, title string, show func(*cell) string, value func(*cell) float64) {
+	if title != "" {
+		fmt.Fprintf(w, "\n%s\n\n", title)
+	}
+	fmt.Fprintf(w, "| phase | %s | forkline / 4-way floor |\n|---|---|---|---|---|\n", strings.Join(columns[:], " | "))
+	for _, rw := range r.rows {
+		line := []string{rw.name}
+		for _, c := range rw.cells {
+			if c == nil {
+				line = append(line, "–")
+				continue
+			}
+			line = append(line, show(c))
+		}
+		line = append(line, ratio(rw.cells[forkline], rw.cells[floor4], value))
+		fmt.Fprintf(w, "| %s |\n", strings.Join(line, " | "))
+	}
 }
 
 func ratio(ours, floor *cell, of func(*cell) float64) string {
