@@ -26,11 +26,12 @@ import (
 // (spec and metadata; status writes of variants are the variant
 // controller's and are left out).
 type writeCounter struct {
-	mu     sync.Mutex
-	writes []string
-	lists  []string // uncached LIST requests (watches aside)
-	gets   int
-	next   http.RoundTripper
+	mu       sync.Mutex
+	writes   []string
+	statuses []string // variants' status writes: only to know when forkline is at rest
+	lists    []string // uncached LIST requests (watches aside)
+	gets     int
+	next     http.RoundTripper
 }
 
 var listable = map[string]bool{"packagerevisions": true, "packagerevisionresources": true, "packagevariants": true, "upstreampolicies": true, "repositories": true, "configmaps": true}
@@ -47,11 +48,14 @@ func (c *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/apis/forkline.dev/") {
 		path := req.URL.Path
-		if !(strings.Contains(path, "/packagevariants/") && strings.HasSuffix(path, "/status")) {
-			c.mu.Lock()
-			c.writes = append(c.writes, req.Method+" "+path[strings.Index(path, "/namespaces/"):])
-			c.mu.Unlock()
+		w := req.Method + " " + path[strings.Index(path, "/namespaces/"):]
+		c.mu.Lock()
+		if strings.Contains(path, "/packagevariants/") && strings.HasSuffix(path, "/status") {
+			c.statuses = append(c.statuses, w)
+		} else {
+			c.writes = append(c.writes, w)
 		}
+		c.mu.Unlock()
 	}
 	return c.next.RoundTrip(req)
 }
@@ -60,9 +64,33 @@ func (c *writeCounter) take() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := c.writes
-	c.writes = nil
+	c.writes, c.statuses = nil, nil
 	sort.Strings(out)
 	return out
+}
+
+// settle waits until forkline wrote nothing at all, variant statuses
+// included, for a whole window: a variant's last status write reaches
+// its policy's board up to a second later, so a fixed sleep after the
+// board looked done can still catch that write. It fails if forkline
+// keeps writing for a minute.
+func (c *writeCounter) settle(t *testing.T) {
+	t.Helper()
+	const window = 2500 * time.Millisecond
+	for deadline := time.Now().Add(time.Minute); ; {
+		time.Sleep(window)
+		c.mu.Lock()
+		moving := append(append([]string{}, c.writes...), c.statuses...)
+		c.writes, c.statuses = nil, nil
+		c.mu.Unlock()
+		if len(moving) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("forkline still writes a minute on: %v", moving)
+		}
+		t.Logf("still settling, wrote: %v", moving)
+	}
 }
 
 // TestUpstreamPolicyFanOut: one policy over four branch repositories (two
@@ -152,8 +180,7 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	}
 
 	// Nothing changed: a policy pass writes nothing.
-	time.Sleep(2 * time.Second)
-	counter.take()
+	counter.settle(t)
 	touch := func(key, value string) {
 		cur := &v1.UpstreamPolicy{}
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
@@ -231,8 +258,7 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	}
 
 	// A template change updates every variant exactly once.
-	time.Sleep(2 * time.Second)
-	counter.take()
+	counter.settle(t)
 	cur := &v1.UpstreamPolicy{}
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
 		t.Fatal(err)
