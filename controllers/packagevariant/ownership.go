@@ -76,27 +76,34 @@ func recognized(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) bool {
 // by the garbage collector, whoever deletes the variant and how.
 func (r *Reconciler) claim(ctx context.Context, s *scope) error {
 	for i := range s.downstream {
-		pr := &s.downstream[i]
-		legacy := hasOwnerRef(pr, s.pv.UID)
-		stamp := !ownedBy(pr, s.pv) && (legacy || recognized(pr, s.pv))
-		if !legacy && !stamp {
-			continue
+		if err := r.claimRevision(ctx, s, &s.downstream[i]); err != nil {
+			return err
 		}
-		err := r.revisions.Update(ctx, pr, func(pr *porchv1alpha1.PackageRevision) {
-			pr.OwnerReferences = slices.DeleteFunc(pr.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == s.pv.UID })
-			if stamp {
-				stampOwner(pr, s.pv)
-				if s.pv.Status.Sync != nil && s.pv.Status.Sync.Draft == pr.Name && s.pv.Status.Sync.ContentHash != "" {
-					pr.Annotations[v1.AnnotationContentHash] = s.pv.Status.Sync.ContentHash
-				}
+	}
+	return nil
+}
+
+// claimRevision does claim's work for one revision.
+func (r *Reconciler) claimRevision(ctx context.Context, s *scope, pr *porchv1alpha1.PackageRevision) error {
+	legacy := hasOwnerRef(pr, s.pv.UID)
+	stamp := !ownedBy(pr, s.pv) && (legacy || recognized(pr, s.pv))
+	if !legacy && !stamp {
+		return nil
+	}
+	err := r.revisions.Update(ctx, pr, func(pr *porchv1alpha1.PackageRevision) {
+		pr.OwnerReferences = slices.DeleteFunc(pr.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == s.pv.UID })
+		if stamp {
+			stampOwner(pr, s.pv)
+			if s.pv.Status.Sync != nil && s.pv.Status.Sync.Draft == pr.Name && s.pv.Status.Sync.ContentHash != "" {
+				pr.Annotations[v1.AnnotationContentHash] = s.pv.Status.Sync.ContentHash
 			}
-		})
-		if err != nil && !apierrors.IsNotFound(err) && !errors.Is(err, porch.ErrTerminating) {
-			return fmt.Errorf("recording the variant's ownership on %s: %w", pr.Name, err)
 		}
-		if legacy {
-			r.event(s.pv, corev1.EventTypeNormal, "OwnerReferenceRemoved", "%s no longer carries an ownerReference to the variant: the garbage collector must never delete it", pr.Name)
-		}
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !errors.Is(err, porch.ErrTerminating) {
+		return fmt.Errorf("recording the variant's ownership on %s: %w", pr.Name, err)
+	}
+	if legacy {
+		r.event(s.pv, corev1.EventTypeNormal, "OwnerReferenceRemoved", "%s no longer carries an ownerReference to the variant: the garbage collector must never delete it", pr.Name)
 	}
 	return nil
 }

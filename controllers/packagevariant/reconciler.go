@@ -144,6 +144,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			switch perr := r.client.Status().Patch(ctx, pv, patch); {
 			case perr == nil:
 				r.echoes.wroteStatus(pv)
+				for _, f := range s.onRecorded {
+					f()
+				}
 			case apierrors.IsNotFound(perr):
 				r.echoes.forget(req.NamespacedName)
 			case apierrors.IsConflict(perr):

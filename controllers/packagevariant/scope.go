@@ -43,6 +43,9 @@ type scope struct {
 	key string
 
 	draft *porchv1alpha1.PackageRevision // the target's draft, read fresh
+	// lookedUp is set once findDraft asked Porch itself what holds a
+	// workspace the cache showed free.
+	lookedUp bool
 	// fresh is set while draft is what Porch answered this reconcile's own
 	// read or write of it: no need to read it again.
 	fresh  bool
@@ -61,6 +64,9 @@ type scope struct {
 	// readHash is the hash of the draft's content as this reconcile read
 	// (or wrote) it.
 	readHash string
+	// onRecorded runs once the status this reconcile computed is written:
+	// counting what a person did, seen once.
+	onRecorded []func()
 	// unrecorded is set when this reconcile wrote the draft's content and
 	// has not recorded its hash on the draft yet.
 	unrecorded bool

@@ -199,15 +199,23 @@ func (r *Reconciler) recordPublished(s *scope) {
 	}
 	rec.Rollback = s.published.Annotations[v1.AnnotationRollbackOf] != ""
 	rec.Hold = sync.Hold
-	metrics.Approvals.WithLabelValues(rec.ApprovedBy).Inc()
-	if rec.Rollback {
-		metrics.Rollbacks.Inc()
-	}
+	// Counted once the status records it: a reconcile reading a stale
+	// variant sees the same publish again, and its status write fails.
+	var sincePublished []float64
 	for _, up := range s.upstream {
 		if up.Spec.Revision == sync.To && !up.Status.PublishedAt.IsZero() {
-			metrics.ReleaseToPublished.Observe(s.now.Sub(up.Status.PublishedAt.Time).Seconds())
+			sincePublished = append(sincePublished, s.now.Sub(up.Status.PublishedAt.Time).Seconds())
 		}
 	}
+	s.onRecorded = append(s.onRecorded, func() {
+		metrics.Approvals.WithLabelValues(rec.ApprovedBy).Inc()
+		if rec.Rollback {
+			metrics.Rollbacks.Inc()
+		}
+		for _, x := range sincePublished {
+			metrics.ReleaseToPublished.Observe(x)
+		}
+	})
 	pv.Status.History = append([]v1.SyncRecord{rec}, pv.Status.History...)
 	if len(pv.Status.History) > 10 {
 		pv.Status.History = pv.Status.History[:10]
@@ -264,12 +272,11 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	if res, declined, err := r.checkDeleted(ctx, s); err != nil || declined {
 		return res, err
 	}
-	created, err := r.createDraft(ctx, s, freeWorkspace(release.Workspace(s.key), s.downstream))
+	ws := freeWorkspace(release.Workspace(s.key), s.downstream)
+	created, err := r.createDraft(ctx, s, ws)
 	switch {
 	case err != nil && strings.Contains(err.Error(), "workspaceNames must be unique"):
-		// The cache has not seen a draft created a moment ago.
-		s.done = true
-		return ctrl.Result{RequeueAfter: time.Second}, nil
+		return r.takenWorkspace(ctx, s, ws)
 	case err != nil && status.Classify(err).Outcome == status.Unavailable:
 		return ctrl.Result{}, err // an outage: retried with backoff
 	case apierrors.IsInternalError(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err):
@@ -284,6 +291,40 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	s.draft = created
 	return ctrl.Result{}, nil
+}
+
+// takenWorkspace handles Porch refusing a workspace the cache shows free.
+// Usually the cache has not yet seen a draft created a moment ago. But a
+// create cut off half-way (a manager killed mid-request) leaves a draft
+// Porch pushed and never announced: no watch event will ever bring it to
+// the cache, and Porch lists it only once its repository sync recorded it.
+// So the workspace is looked up in Porch itself, and what holds it is
+// taken as findDraft takes what the cache shows (a draft with no metadata
+// at all in forkline's workspace is the variant's; anything else gets the
+// next workspace).
+func (r *Reconciler) takenWorkspace(ctx context.Context, s *scope, ws string) (ctrl.Result, error) {
+	var list porchv1alpha1.PackageRevisionList
+	if err := r.reader.List(ctx, &list, client.InNamespace(s.pv.Namespace), client.MatchingFields{
+		"spec.repository": s.pv.Spec.Downstream.Repo, "spec.packageName": s.pv.Spec.DownstreamPackage(), "spec.workspaceName": ws,
+	}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("looking up workspace %s in Porch: %w", ws, err)
+	}
+	if len(list.Items) == 0 || s.lookedUp {
+		if sync := s.pv.Status.Sync; sync != nil && sync.Draft == "" {
+			s.pv.Status.Sync = nil // a refused create's record: the condition says what happens now
+		}
+		s.end(status.Progressing, "DraftNotListed", fmt.Sprintf("Porch holds workspace %s for a draft it does not list yet (its create was cut off half-way); waiting for Porch's repository sync to record it", ws))
+		s.done = true
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	s.lookedUp = true
+	pr := list.Items[0]
+	if err := r.claimRevision(ctx, s, &pr); err != nil {
+		return ctrl.Result{}, err
+	}
+	log.FromContext(ctx).Info("found a revision the cache never showed", "revision", pr.Name, "workspace", ws, "ours", ownedBy(&pr, s.pv))
+	s.downstream = append(s.downstream, pr)
+	return r.findDraft(ctx, s)
 }
 
 // collected handles a draft of the variant that is being deleted though

@@ -30,7 +30,10 @@ func TestMetricsMoveWithASync(t *testing.T) {
 	}
 	registerRepos(ctx, t, ns, "met-upstream", "app", "v1.0.1", "met-down")
 	addr := freeAddr(t)
-	mgr := newManager(t, managerConfig, manager.Options{MetricsAddr: addr})
+	// The counters are the process's, and variants other tests left in the
+	// cluster may still move them: this manager is a shard of one variant.
+	const shard = "forkline.dev/shard=metrics-e2e"
+	mgr := newManager(t, managerConfig, manager.Options{MetricsAddr: addr, WatchLabelSelector: shard})
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()
@@ -46,6 +49,7 @@ func TestMetricsMoveWithASync(t *testing.T) {
 
 	pv := newVariant(ns, "app", "met-upstream", "met-down", "1.0.x", v1.DeletionOrphan)
 	pv.Spec.Pin = &v1.Pin{Revision: "v1.0.0", Reason: "one release at a time"}
+	pv.Labels = map[string]string{"forkline.dev/shard": "metrics-e2e"}
 	if err := env.Client.Create(ctx, pv); err != nil {
 		t.Fatal(err)
 	}
