@@ -95,8 +95,27 @@ type Result struct {
 // downstream changed files since base.
 var ErrNotFastForward = errors.New("downstream changed since the upstream it was based on")
 
-// Merge combines base, upstream and downstream.
+// Merge combines base, upstream and downstream. Subpackages of the
+// downstream with an upstream of their own are left as they are (kpt's
+// rule, see ownPackages), whatever the strategy.
 func Merge(base, upstream, downstream Tree, opts Options) (*Result, error) {
+	own := ownPackages(downstream)
+	if len(own) == 0 {
+		return mergePackage(base, upstream, downstream, opts)
+	}
+	res, err := mergePackage(without(base, own), without(upstream, own), without(downstream, own), opts)
+	if err != nil {
+		return nil, err
+	}
+	for fp, content := range downstream {
+		if within(fp, own) {
+			res.Tree[fp] = content
+		}
+	}
+	return res, nil
+}
+
+func mergePackage(base, upstream, downstream Tree, opts Options) (*Result, error) {
 	if opts.ConflictPolicy == "" {
 		opts.ConflictPolicy = Report
 	}

@@ -315,6 +315,12 @@ func (m *merger) text(out Tree, fp string, fb, fu, fd *file) {
 		out[fp] = u // added upstream
 	case inU && inD: // changed on both sides (or added on both)
 		merged, hunks := mergeLines(b, u, d, m.policy)
+		if len(hunks) > 0 && isYAMLPath(fp) {
+			// Markers would make the file invalid YAML and stop the
+			// draft rendering: downstream's file stays as it is, and the
+			// conflict is reported like a field's.
+			merged = d
+		}
 		out[fp] = merged
 		for _, h := range hunks {
 			m.conflicts = append(m.conflicts, Conflict{File: fp, Path: h.path(), Base: orAbsent(h.base), Upstream: orAbsent(h.up), Downstream: orAbsent(h.down)})
