@@ -50,6 +50,15 @@ func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 		return u
 	}
 	// Both sides changed it, differently.
+	if deletedMap(b, u, d) {
+		// One side deleted a map the other edited inside: key by key, as
+		// kyaml does: a conflict only on a key the other side changed.
+		merged := m.mapping(loc, b, orEmptyMap(u), orEmptyMap(d))
+		if len(merged.Content) == 0 {
+			return nil
+		}
+		return merged
+	}
 	if u != nil && d != nil && u.Kind == d.Kind && (b == nil || b.Kind == u.Kind) {
 		switch u.Kind {
 		case yaml.MappingNode:
@@ -63,6 +72,21 @@ func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 		}
 	}
 	return m.conflict(loc, b, u, d)
+}
+
+// deletedMap says whether one side deleted a map of base that the other
+// kept as a map.
+func deletedMap(b, u, d *yaml.Node) bool {
+	isMap := func(n *yaml.Node) bool { return n != nil && n.Kind == yaml.MappingNode }
+	return isMap(b) && ((u == nil && isMap(d)) || (d == nil && isMap(u)))
+}
+
+// orEmptyMap is n, or an empty block map for a deleted one.
+func orEmptyMap(n *yaml.Node) *yaml.Node {
+	if n != nil {
+		return n
+	}
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 }
 
 func (m *merger) conflict(loc location, b, u, d *yaml.Node) *yaml.Node {
