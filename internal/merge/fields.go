@@ -50,6 +50,9 @@ func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 		return u
 	}
 	// Both sides changed it, differently.
+	if merged, ok := m.multiline(loc, b, u, d); ok {
+		return merged
+	}
 	if deletedMap(b, u, d) {
 		// One side deleted a map the other edited inside: key by key, as
 		// kyaml does: a conflict only on a key the other side changed.
@@ -72,6 +75,34 @@ func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 		}
 	}
 	return m.conflict(loc, b, u, d)
+}
+
+// multiline merges a string both sides changed line by line when it spans
+// lines (a script, an embedded config file): a conflict only where both
+// changed the same lines, one per such range. It declines (ok false) for
+// anything else.
+func (m *merger) multiline(loc location, b, u, d *yaml.Node) (*yaml.Node, bool) {
+	isStr := func(n *yaml.Node) bool { return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" }
+	if !isStr(b) || !isStr(u) || !isStr(d) || !strings.Contains(b.Value+u.Value+d.Value, "\n") {
+		return nil, false
+	}
+	merged, hunks := mergeLines(b.Value, u.Value, d.Value, m.policy)
+	if len(hunks) > 0 {
+		for _, h := range hunks {
+			m.conflicts = append(m.conflicts, Conflict{
+				File:       loc.file,
+				Resource:   loc.res.display(),
+				Path:       strings.Join(loc.path, ".") + " " + h.path(),
+				Base:       orAbsent(h.base),
+				Upstream:   orAbsent(h.up),
+				Downstream: orAbsent(h.down),
+			})
+		}
+		return d, true
+	}
+	out := *d
+	out.Value = merged
+	return &out, true
 }
 
 // deletedMap says whether one side deleted a map of base that the other
