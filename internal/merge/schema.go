@@ -18,6 +18,9 @@ type schemas struct {
 type listSchema struct {
 	keys []string
 	ok   bool
+	// atomic is set when the schema says so outright: never merged by
+	// element, whatever its elements carry.
+	atomic bool
 }
 
 func newSchemas(pkgs ...*pkg) *schemas {
@@ -42,16 +45,43 @@ func newSchemas(pkgs ...*pkg) *schemas {
 }
 
 // listKeys returns the merge keys of the list at loc; ok is false for a
-// list merged as a whole.
+// list merged as a whole. A list the schema says nothing about is merged
+// by element when every element of all three versions carries the same
+// identifying field (kyaml's associative keys: name).
 func (s *schemas) listKeys(loc location, b, u, d *yaml.Node) ([]string, bool) {
+	ls := s.listSchema(loc, b, u, d)
+	if ls.ok || ls.atomic {
+		return ls.keys, ls.ok
+	}
+	return inferredKeys(b, u, d)
+}
+
+// inferredKeys is the associative key kyaml would infer for all of lists.
+func inferredKeys(lists ...*yaml.Node) ([]string, bool) {
+	key := ""
+	for _, l := range lists {
+		if l == nil {
+			continue
+		}
+		k := yaml.NewRNode(l).GetAssociativeKey()
+		if k == "" || (key != "" && k != key) {
+			return nil, false
+		}
+		key = k
+	}
+	return []string{key}, key != ""
+}
+
+func (s *schemas) listSchema(loc location, b, u, d *yaml.Node) listSchema {
 	res := loc.res
 	path := strings.Join(loc.schema, ".")
 	if res.kind == "Kptfile" {
-		return kptfileListKeys(path, b, u, d)
+		keys, ok := kptfileListKeys(path, b, u, d)
+		return listSchema{keys: keys, ok: ok, atomic: !ok}
 	}
 	cacheKey := res.apiVersion + "|" + res.kind + "|" + path
 	if ls, hit := s.cache[cacheKey]; hit {
-		return ls.keys, ls.ok
+		return ls
 	}
 	var ls listSchema
 	group := ""
@@ -71,7 +101,7 @@ func (s *schemas) listKeys(loc location, b, u, d *yaml.Node) ([]string, bool) {
 		}
 	}
 	s.cache[cacheKey] = ls
-	return ls.keys, ls.ok
+	return ls
 }
 
 // crdListKeys walks a CRD's structural schema to the list at path.
@@ -100,6 +130,8 @@ func crdListKeys(schema *yaml.Node, path []string) listSchema {
 		return listSchema{keys: keys, ok: len(keys) > 0}
 	case "set":
 		return listSchema{ok: true}
+	case "atomic":
+		return listSchema{atomic: true}
 	}
 	if strings.Contains(scalar(field(n, "x-kubernetes-patch-strategy")), "merge") {
 		if k := scalar(field(n, "x-kubernetes-patch-merge-key")); k != "" {
