@@ -44,12 +44,32 @@ func (l location) element(selector string) location {
 func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 	b, u, d = present(b), present(u), present(d)
 	switch {
-	case equal(u, d), equal(b, u):
-		return d
-	case equal(b, d):
-		return u
+	case identical(b, u), identical(u, d):
+		return d // upstream changed nothing here, not even a comment
+	case identical(b, d):
+		return u // nor did the downstream
 	}
-	// Both sides changed it, differently.
+	// Both sides changed something here, values or comments: maps and
+	// keyed lists merge by key, so each side's comments inside survive.
+	if u != nil && d != nil && u.Kind == d.Kind && (b == nil || b.Kind == u.Kind) {
+		switch u.Kind {
+		case yaml.MappingNode:
+			return withComments(m.mapping(loc, b, u, d), b, u, d)
+		case yaml.SequenceNode:
+			if keys, ok := m.schemas.listKeys(loc, b, u, d); ok {
+				if merged, ok := m.keyedList(loc, keys, b, u, d); ok {
+					return withComments(merged, b, u, d)
+				}
+			}
+		}
+	}
+	switch {
+	case equal(u, d), equal(b, u):
+		return withComments(d, b, u, d)
+	case equal(b, d):
+		return withComments(u, b, u, d)
+	}
+	// Both sides changed the value, differently.
 	if merged, ok := m.multiline(loc, b, u, d); ok {
 		return merged
 	}
@@ -61,18 +81,6 @@ func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 			return nil
 		}
 		return merged
-	}
-	if u != nil && d != nil && u.Kind == d.Kind && (b == nil || b.Kind == u.Kind) {
-		switch u.Kind {
-		case yaml.MappingNode:
-			return m.mapping(loc, b, u, d)
-		case yaml.SequenceNode:
-			if keys, ok := m.schemas.listKeys(loc, b, u, d); ok {
-				if merged, ok := m.keyedList(loc, keys, b, u, d); ok {
-					return merged
-				}
-			}
-		}
 	}
 	return m.conflict(loc, b, u, d)
 }
@@ -148,6 +156,10 @@ func (m *merger) mapping(loc location, b, u, d *yaml.Node) *yaml.Node {
 	for i := 0; i+1 < len(d.Content); i += 2 {
 		key, dv := d.Content[i], d.Content[i+1]
 		mv := m.merge(loc.child(key.Value), bi.get(key.Value), ui.get(key.Value), dv)
+		// A key carries the comment above its entry.
+		if mk := withComments(key, bi.key(key.Value), ui.key(key.Value), key); mk != key {
+			key, changed = mk, true
+		}
 		if mv != dv {
 			changed = true
 		}
@@ -280,23 +292,38 @@ func selector(keys []string, key string) string {
 // mapIndex finds keys of a mapping; small maps are scanned, big ones hashed.
 type mapIndex struct {
 	n   *yaml.Node
-	big map[string]*yaml.Node
+	big map[string]int // key -> index of the key node in n.Content
 }
 
 func indexMap(n *yaml.Node) mapIndex {
 	idx := mapIndex{n: n}
 	if n != nil && len(n.Content) > 32 {
-		idx.big = make(map[string]*yaml.Node, len(n.Content)/2)
+		idx.big = make(map[string]int, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			idx.big[n.Content[i].Value] = n.Content[i+1]
+			idx.big[n.Content[i].Value] = i
 		}
 	}
 	return idx
 }
 
+// key is the key node of key, or nil.
+func (x mapIndex) key(key string) *yaml.Node {
+	if x.big != nil {
+		if i, ok := x.big[key]; ok {
+			return x.n.Content[i]
+		}
+		return nil
+	}
+	k, _ := fieldKV(x.n, key)
+	return k
+}
+
 func (x mapIndex) get(key string) *yaml.Node {
 	if x.big != nil {
-		return x.big[key]
+		if i, ok := x.big[key]; ok {
+			return x.n.Content[i+1]
+		}
+		return nil
 	}
 	return field(x.n, key)
 }

@@ -22,6 +22,9 @@ type resource struct {
 	file       string
 	node       *yaml.Node // the document's root mapping
 	raw        string     // the document's text as written
+	// head is the comment heading the document apart from its first
+	// field (a license header followed by a blank line).
+	head string
 }
 
 // display is the resource's identity for people: group/kind/namespace/name.
@@ -119,7 +122,7 @@ func parseFile(fp, content string) (*file, error) {
 		if !ok {
 			return &file{path: fp, content: content, text: true}, nil
 		}
-		res.raw = chunk.text
+		res.raw, res.head = chunk.text, root.HeadComment
 		f.docs = append(f.docs, doc{res: res, raw: chunk.text})
 	}
 	return f, nil

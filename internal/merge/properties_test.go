@@ -79,6 +79,11 @@ func TestProperties(t *testing.T) {
 				// stay as the downstream has them.
 				own := ownPackages(b)
 				sameMeaning(t, without(u, own), without(res.Tree, own))
+				for fp, content := range without(u, own) {
+					if res.Tree[fp] != content {
+						t.Errorf("%s is not upstream's byte for byte:\n%s", fp, cmp.Diff(content, res.Tree[fp]))
+					}
+				}
 				for fp, content := range b {
 					if within(fp, own) && res.Tree[fp] != content {
 						t.Errorf("%s, in a package of its own, changed:\n%s", fp, res.Tree[fp])

@@ -14,7 +14,8 @@ type placement struct {
 	id   string
 	file string
 	node *yaml.Node
-	from *resource // the side its node came from when taken whole
+	head string    // the document's head comment
+	from *resource // the side its node and head came from when taken whole
 }
 
 func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
@@ -131,13 +132,20 @@ func (m *merger) resource(id string, rb, ru, rd *resource) *placement {
 		if node == nil {
 			return nil
 		}
-		pl := &placement{id: id, file: file, node: node}
-		if node == rd.node {
-			pl.from = rd
+		bh := ""
+		if rb != nil {
+			bh = rb.head
+		}
+		pl := &placement{id: id, file: file, node: node, head: mergeComment(bh, ru.head, rd.head)}
+		for _, side := range []*resource{rd, ru} {
+			if node == side.node && pl.head == side.head {
+				pl.from = side
+				break
+			}
 		}
 		return pl
 	case rd != nil && rb == nil:
-		return &placement{id: id, file: rd.file, node: rd.node, from: rd} // added downstream
+		return &placement{id: id, file: rd.file, node: rd.node, head: rd.head, from: rd} // added downstream
 	case rd != nil: // deleted upstream
 		if equal(rb.node, rd.node) {
 			return nil
@@ -145,9 +153,9 @@ func (m *merger) resource(id string, rb, ru, rd *resource) *placement {
 		if m.wholeConflict(rd, rb, nil, rd) == nil {
 			return nil
 		}
-		return &placement{id: id, file: rd.file, node: rd.node, from: rd}
+		return &placement{id: id, file: rd.file, node: rd.node, head: rd.head, from: rd}
 	case ru != nil && rb == nil:
-		return &placement{id: id, file: ru.file, node: ru.node, from: ru} // added upstream
+		return &placement{id: id, file: ru.file, node: ru.node, head: ru.head, from: ru} // added upstream
 	case ru != nil: // deleted downstream
 		if equal(rb.node, ru.node) {
 			return nil
@@ -155,7 +163,7 @@ func (m *merger) resource(id string, rb, ru, rd *resource) *placement {
 		if m.wholeConflict(ru, rb, ru, nil) == nil {
 			return nil
 		}
-		return &placement{id: id, file: ru.file, node: ru.node, from: ru}
+		return &placement{id: id, file: ru.file, node: ru.node, head: ru.head, from: ru}
 	}
 	return nil // deleted on both sides
 }
@@ -272,7 +280,11 @@ func render(pl *placement) (string, error) {
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(pl.node); err != nil {
+	var doc any = pl.node
+	if pl.head != "" {
+		doc = &yaml.Node{Kind: yaml.DocumentNode, HeadComment: pl.head, Content: []*yaml.Node{pl.node}}
+	}
+	if err := enc.Encode(doc); err != nil {
 		return "", fmt.Errorf("writing merged %s: %w", displayID(pl.id), err)
 	}
 	if err := enc.Close(); err != nil {
