@@ -17,6 +17,7 @@ import (
 // resource is one KRM object of a package file.
 type resource struct {
 	id         string // identity used to match sides: group|kind|namespace|name
+	shown      string // the identity for people, with its effective namespace
 	apiVersion string
 	kind       string
 	file       string
@@ -28,7 +29,7 @@ type resource struct {
 }
 
 // display is the resource's identity for people: group/kind/namespace/name.
-func (r *resource) display() string { return displayID(r.id) }
+func (r *resource) display() string { return displayID(r.shown) }
 
 func displayID(id string) string {
 	parts := strings.Split(id, "|")
@@ -84,9 +85,16 @@ func parsePackage(t Tree) (*pkg, error) {
 				continue
 			}
 			// The same identity twice on one side (copies per environment,
-			// patches) is told apart by its file.
-			if _, dup := p.byID[d.res.id]; dup {
+			// patches) is told apart by its file; twice in one file, the
+			// package is ambiguous, and merging would lose one of them.
+			if first, dup := p.byID[d.res.id]; dup {
+				if first.file == fp {
+					return nil, fmt.Errorf("%s: two documents are %s; a package file holds each object once", fp, d.res.display())
+				}
 				d.res.id += "|" + fp
+				if _, again := p.byID[d.res.id]; again {
+					return nil, fmt.Errorf("%s: two documents are %s; a package file holds each object once", fp, d.res.display())
+				}
 			}
 			p.byID[d.res.id] = d.res
 			p.order = append(p.order, d.res)
@@ -210,8 +218,17 @@ func newResource(fp string, n *yaml.Node) (*resource, bool) {
 	if group == "" && kind == "Kptfile" && strings.HasPrefix(apiVersion, "kpt.dev/") {
 		group = "kpt.dev"
 	}
+	// A resource that names no namespace is the same object whatever a
+	// side's identity annotation guessed for it ("default", or "~C" when
+	// kpt did not know the kind's scope), so a side that dropped or never
+	// had the annotation still matches.
+	key := ns
+	if key == "default" || key == "~C" {
+		key = ""
+	}
 	return &resource{
-		id:         strings.Join([]string{group, kind, ns, name}, "|"),
+		id:         strings.Join([]string{group, kind, key, name}, "|"),
+		shown:      strings.Join([]string{group, kind, ns, name}, "|"),
 		apiVersion: apiVersion,
 		kind:       kind,
 		file:       fp,
