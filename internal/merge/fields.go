@@ -42,6 +42,11 @@ func (l location) element(selector string) location {
 // itself when downstream's value stands unchanged, so untouched parts keep
 // their comments and formatting.
 func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
+	if present(b) == nil && (isNull(u) && present(d) != nil || isNull(d) && present(u) != nil) {
+		// An explicit null clears a field; one side clearing what the
+		// other just added is a conflict, not a silent choice.
+		return m.conflict(loc, nil, u, d)
+	}
 	b, u, d = present(b), present(u), present(d)
 	switch {
 	case identical(b, u), identical(u, d):
@@ -77,8 +82,8 @@ func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 		// One side deleted a map the other edited inside: key by key, as
 		// kyaml does: a conflict only on a key the other side changed.
 		merged := m.mapping(loc, b, orEmptyMap(u), orEmptyMap(d))
-		if len(merged.Content) == 0 {
-			return nil
+		if len(merged.Content) == 0 && (d == nil || len(d.Content) > 0) {
+			return nil // gone, unless the downstream emptied it on purpose
 		}
 		return merged
 	}
@@ -337,6 +342,14 @@ func (x mapIndex) has(key string) bool {
 	return k != nil
 }
 
+// isNull says whether n is an explicit null.
+func isNull(n *yaml.Node) bool {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
 // present resolves aliases and treats an explicit null as absent: in
 // Kubernetes, and in Porch's merge, "field: null" clears the field.
 func present(n *yaml.Node) *yaml.Node {
@@ -418,6 +431,9 @@ func samePairs(a, b *yaml.Node) bool {
 
 // oneLine renders a value for a conflict report.
 func oneLine(n *yaml.Node) string {
+	if isNull(n) {
+		return "null" // cleared on purpose, not just absent
+	}
 	n = present(n)
 	if n == nil {
 		return Absent

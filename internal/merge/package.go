@@ -29,7 +29,13 @@ type resource struct {
 }
 
 // display is the resource's identity for people: group/kind/namespace/name.
-func (r *resource) display() string { return displayID(r.shown) }
+// display is "" for a map that is not KRM: its file names it.
+func (r *resource) display() string {
+	if r.kind == "" {
+		return ""
+	}
+	return displayID(r.shown)
+}
 
 func displayID(id string) string {
 	parts := strings.Split(id, "|")
@@ -127,6 +133,12 @@ func parseFile(fp, content string) (*file, error) {
 			continue
 		}
 		res, ok := newResource(fp, root.Content[0])
+		if !ok && len(f.docs) == 0 && root.Content[0].Kind == yaml.MappingNode && onlyDocument(content, chunk) {
+			// A YAML file of one map that is not KRM (a values file, a
+			// partial resource) still merges key by key: the file is its
+			// identity.
+			res, ok = &resource{id: "|||" + fp, file: fp, node: root.Content[0]}, true
+		}
 		if !ok {
 			return &file{path: fp, content: content, text: true}, nil
 		}
@@ -134,6 +146,17 @@ func parseFile(fp, content string) (*file, error) {
 		f.docs = append(f.docs, doc{res: res, raw: chunk.text})
 	}
 	return f, nil
+}
+
+// onlyDocument says whether c is the only document of content, comments
+// aside.
+func onlyDocument(content string, c chunk) bool {
+	for _, other := range splitDocuments(content) {
+		if other != c && hasResource([]string{other.text}) {
+			return false
+		}
+	}
+	return true
 }
 
 type chunk struct {
@@ -189,7 +212,7 @@ func newResource(fp string, n *yaml.Node) (*resource, bool) {
 	if n.Kind != yaml.MappingNode {
 		return nil, false
 	}
-	apiVersion, kind := scalar(field(n, "apiVersion")), scalar(field(n, "kind"))
+	apiVersion, kind := scalar(present(field(n, "apiVersion"))), scalar(present(field(n, "kind")))
 	if apiVersion == "" || kind == "" {
 		return nil, false
 	}

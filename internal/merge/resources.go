@@ -44,6 +44,7 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 		p.asText(textPaths)
 	}
 
+	matchUnidentified(b, u, d)
 	m := &merger{policy: policy, schemas: newSchemas(b, u, d)}
 	placed := map[string]*placement{}
 	var order []*placement
@@ -81,6 +82,54 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 		return ci.Path < cj.Path
 	})
 	return &Result{Tree: out, Conflicts: m.conflicts}, nil
+}
+
+// matchUnidentified gives a file's one map that is not KRM on some side
+// (its kind missing or cleared) the identity of the resource the same file
+// holds on the other sides, when they agree on one: it is that resource,
+// edited, not a second object.
+func matchUnidentified(sides ...*pkg) {
+	paths := map[string]bool{}
+	for _, p := range sides {
+		for fp := range p.files {
+			paths[fp] = true
+		}
+	}
+	for fp := range paths {
+		id, ok := "", true
+		var unidentified []*resource
+		for _, p := range sides {
+			f := p.files[fp]
+			if f == nil || f.text {
+				continue
+			}
+			rs := f.resources()
+			if len(rs) != 1 {
+				ok = false
+				break
+			}
+			switch r := rs[0]; {
+			case r.kind == "":
+				unidentified = append(unidentified, r)
+			case id == "" || id == r.id:
+				id = r.id
+			default:
+				ok = false // the kind or name changed: another object
+			}
+		}
+		if !ok || id == "" || len(unidentified) == 0 {
+			continue
+		}
+		for _, p := range sides {
+			for _, r := range unidentified {
+				if p.byID[r.id] == r {
+					delete(p.byID, r.id)
+					r.id = id
+					p.byID[id] = r
+				}
+			}
+		}
+	}
 }
 
 func parseSide(side string, t Tree) (*pkg, error) {
