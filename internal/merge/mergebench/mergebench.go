@@ -114,6 +114,16 @@ func KyamlMerge3(base, upstream, downstream merge.Tree) (merge.Tree, error) {
 	return writeAll(out)
 }
 
+// KioRead reads a package with kio.ByteReader, as kyaml's tools do, and
+// says how many resources it holds.
+func KioRead(t merge.Tree) (int, error) {
+	s, err := readAll(t)
+	if err != nil {
+		return 0, err
+	}
+	return len(s.order), nil
+}
+
 type side struct {
 	order []string
 	byID  map[string]*yaml.RNode
