@@ -49,7 +49,9 @@ func run() error {
 	}
 	ctx := context.Background()
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-	s, err := devstack.Start(ctx, devstack.Options{Logf: logf})
+	// Porch's default re-list period, as a platform team runs it (the
+	// tests' stack re-lists every 10 s).
+	s, err := devstack.Start(ctx, devstack.Options{Logf: logf, RepoSyncFrequency: time.Minute})
 	if err != nil {
 		return err
 	}
@@ -92,11 +94,14 @@ func run() error {
 		if n >= scaleFrom {
 			measure = measureScale
 		}
-		r, err := measure(ctx, s, m, n, idle, logf)
+		r, f, err := measure(ctx, s, m, n, idle, logf)
 		if err != nil {
 			return fmt.Errorf("N=%d: %w", n, err)
 		}
 		r.print(os.Stdout)
+		if err := f.retire(ctx); err != nil {
+			return fmt.Errorf("N=%d: unregistering its repositories: %w", n, err)
+		}
 	}
 	return nil
 }
@@ -112,15 +117,15 @@ const scaleFrom = 301
 
 // measureScale fans a release out to n variants selected by ConfigMaps,
 // has a person approve them all, and upgrades them: forkline alone.
-func measureScale(ctx context.Context, s *devstack.Stack, m *manager, n int, idle time.Duration, logf func(string, ...any)) (*report, error) {
+func measureScale(ctx context.Context, s *devstack.Stack, m *manager, n int, idle time.Duration, logf func(string, ...any)) (*report, *fleet, error) {
 	logf("N=%d: %d ConfigMaps naming packages in %d repositories", n, n, (n+packagesPerRepo-1)/packagesPerRepo)
 	f, err := newScaleFleet(ctx, s, fmt.Sprintf("fan-%d", n), n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	person, err := newFloor(s.Config, f.ns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	probe := newProbe(s, m, person)
 	r := &report{n: n, variants: n}
@@ -155,27 +160,27 @@ func measureScale(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 			time.Sleep(settle)
 		}
 		if err := r.addFrom(probe, ph.name, forkline, ph.prepare, ph.do); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	r.rss, err = devstack.ProcessUsage(m.proc.PID())
-	return r, err
+	return r, f, err
 }
 
 // measureFleet runs every phase for one N in its own namespace.
-func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idle time.Duration, logf func(string, ...any)) (*report, error) {
+func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idle time.Duration, logf func(string, ...any)) (*report, *fleet, error) {
 	logf("N=%d: registering %d downstream repositories", n, n+1)
 	f, err := newFleet(ctx, s, fmt.Sprintf("fan-%d", n), n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fl, err := newFloor(s.Config, f.ns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	person, err := newFloor(s.Config, f.ns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	probe := newProbe(s, m, fl)
 	r := &report{n: n}
@@ -186,17 +191,17 @@ func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 		_, err := fl.fanOut(ctx, f.repos, "floor-seq", first, 1)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var published []*porchv1alpha1.PackageRevision
 	if err := r.add(probe, "new fan-out, all proposed", floor4, func() (err error) {
 		published, err = fl.fanOut(ctx, f.repos, "floor", first, 4)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.add(probe, "approval of all", floor4, func() error { return fl.approve(ctx, published, 4) }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	logf("N=%d: forkline, new fan-out", n)
@@ -206,7 +211,7 @@ func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 		}
 		return waitVariants(ctx, f, n, timeout, proposedOn("v1.0.0"))
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.add(probe, "approval of all", forkline, func() error {
 		if err := approveProposals(ctx, f, person); err != nil {
@@ -214,19 +219,19 @@ func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 		}
 		return waitVariants(ctx, f, n, timeout, publishedOn("v1.0.0"))
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	logf("N=%d: upstream v1.1.0", n)
 	if err := r.addFrom(probe, "upgrade, all proposed", forkline, func() (time.Time, error) { return f.release(ctx) }, func() error {
 		return waitVariants(ctx, f, n, timeout, proposedOn("v1.1.0"))
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.add(probe, "upgrade, all proposed", floor4, func() error {
 		return fl.upgrade(ctx, published, first, f.upstreams["v1.1.0"], 4)
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	logf("N=%d: a newly labelled repository", n)
@@ -239,7 +244,7 @@ func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 			return pv.Spec.Downstream.Repo == f.late && proposedOn("v1.0.0")(pv)
 		})
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	logf("N=%d: %s of nothing changing", n, idle)
@@ -248,11 +253,11 @@ func measureFleet(ctx context.Context, s *devstack.Stack, m *manager, n int, idl
 		time.Sleep(idle)
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.rss, err = devstack.ProcessUsage(m.proc.PID())
 	r.variants = n + 1
-	return r, err
+	return r, f, err
 }
 
 func sizesFrom(v string) ([]int, error) {

@@ -68,7 +68,7 @@ func (s *Stack) startPorch(ctx context.Context) error {
 		"--cert-dir", s.path("porch", "certs"),
 		"--cache-directory", s.path("porch", "cache"),
 		"--function-runner", s.functionRunner,
-		"--repo-sync-frequency", "10s")
+		"--repo-sync-frequency", s.repoSync.String())
 	if err != nil {
 		return err
 	}

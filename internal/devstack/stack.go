@@ -40,6 +40,10 @@ type Options struct {
 	Functions []Function
 	// Logf receives progress lines; silent when nil.
 	Logf func(format string, args ...any)
+	// RepoSyncFrequency is how often Porch re-lists every registered
+	// repository: 10 s when zero, so tests see Porch recover from its
+	// races quickly; Porch's own default is a minute.
+	RepoSyncFrequency time.Duration
 }
 
 // Stack is a running local stack.
@@ -60,6 +64,7 @@ type Stack struct {
 	procs          []*process
 	porch          *process
 	porchPort      int
+	repoSync       time.Duration
 	logf           func(string, ...any)
 }
 
@@ -88,7 +93,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	functions := append(own, opts.Functions...)
 
-	s = &Stack{Root: root, Dir: opts.Dir, Bin: bins, logf: logf}
+	s = &Stack{Root: root, Dir: opts.Dir, Bin: bins, logf: logf, repoSync: opts.RepoSyncFrequency}
+	if s.repoSync == 0 {
+		s.repoSync = 10 * time.Second
+	}
 	if s.Dir == "" {
 		if s.Dir, err = os.MkdirTemp("", "forkline-stack-"); err != nil {
 			return nil, err
