@@ -304,12 +304,14 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 // next workspace).
 func (r *Reconciler) takenWorkspace(ctx context.Context, s *scope, ws string) (ctrl.Result, error) {
 	var list porchv1alpha1.PackageRevisionList
-	if err := r.reader.List(ctx, &list, client.InNamespace(s.pv.Namespace), client.MatchingFields{
-		"spec.repository": s.pv.Spec.Downstream.Repo, "spec.packageName": s.pv.Spec.DownstreamPackage(), "spec.workspaceName": ws,
-	}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("looking up workspace %s in Porch: %w", ws, err)
+	if !s.lookedUp { // looked up once already: what Porch holds is not listed
+		if err := r.reader.List(ctx, &list, client.InNamespace(s.pv.Namespace), client.MatchingFields{
+			"spec.repository": s.pv.Spec.Downstream.Repo, "spec.packageName": s.pv.Spec.DownstreamPackage(), "spec.workspaceName": ws,
+		}); err != nil {
+			return ctrl.Result{}, fmt.Errorf("looking up workspace %s in Porch: %w", ws, err)
+		}
 	}
-	if len(list.Items) == 0 || s.lookedUp {
+	if len(list.Items) == 0 {
 		if sync := s.pv.Status.Sync; sync != nil && sync.Draft == "" {
 			s.pv.Status.Sync = nil // a refused create's record: the condition says what happens now
 		}

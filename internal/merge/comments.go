@@ -27,9 +27,7 @@ func identical(a, b *yaml.Node) bool {
 	return true
 }
 
-func sameOwnComments(a, b *yaml.Node) bool {
-	return a.HeadComment == b.HeadComment && a.LineComment == b.LineComment && a.FootComment == b.FootComment
-}
+func sameOwnComments(a, b *yaml.Node) bool { return commentsOf(a) == commentsOf(b) }
 
 // withComments is n carrying the merged comments of b, u and d: n itself
 // when they are n's already, else a shallow copy.
@@ -37,36 +35,25 @@ func withComments(n, b, u, d *yaml.Node) *yaml.Node {
 	if n == nil {
 		return nil
 	}
-	head := mergeComment(commentOf(b, head), commentOf(u, head), commentOf(d, head))
-	line := mergeComment(commentOf(b, line), commentOf(u, line), commentOf(d, line))
-	foot := mergeComment(commentOf(b, foot), commentOf(u, foot), commentOf(d, foot))
-	if n.HeadComment == head && n.LineComment == line && n.FootComment == foot {
+	cb, cu, cd := commentsOf(b), commentsOf(u), commentsOf(d)
+	var merged [3]string
+	for i := range merged {
+		merged[i] = mergeComment(cb[i], cu[i], cd[i])
+	}
+	if merged == commentsOf(n) {
 		return n
 	}
 	out := *n
-	out.HeadComment, out.LineComment, out.FootComment = head, line, foot
+	out.HeadComment, out.LineComment, out.FootComment = merged[0], merged[1], merged[2]
 	return &out
 }
 
-type commentSlot int
-
-const (
-	head commentSlot = iota
-	line
-	foot
-)
-
-func commentOf(n *yaml.Node, slot commentSlot) string {
+// commentsOf is n's head, line and foot comment.
+func commentsOf(n *yaml.Node) [3]string {
 	if n == nil {
-		return ""
+		return [3]string{}
 	}
-	switch slot {
-	case head:
-		return n.HeadComment
-	case line:
-		return n.LineComment
-	}
-	return n.FootComment
+	return [3]string{n.HeadComment, n.LineComment, n.FootComment}
 }
 
 // mergeComment is upstream's comment where the downstream left base's,

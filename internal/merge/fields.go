@@ -102,14 +102,7 @@ func (m *merger) multiline(loc location, b, u, d *yaml.Node) (*yaml.Node, bool) 
 	merged, hunks := mergeLines(b.Value, u.Value, d.Value, m.policy)
 	if len(hunks) > 0 {
 		for _, h := range hunks {
-			m.conflicts = append(m.conflicts, Conflict{
-				File:       loc.file,
-				Resource:   loc.res.display(),
-				Path:       strings.Join(loc.path, ".") + " " + h.path(),
-				Base:       orAbsent(h.base),
-				Upstream:   orAbsent(h.up),
-				Downstream: orAbsent(h.down),
-			})
+			m.conflicts = append(m.conflicts, h.conflict(loc.file, loc.res.display(), strings.Join(loc.path, ".")+" "))
 		}
 		return d, true
 	}
@@ -344,22 +337,24 @@ func (x mapIndex) has(key string) bool {
 
 // isNull says whether n is an explicit null.
 func isNull(n *yaml.Node) bool {
+	n = dealias(n)
+	return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func dealias(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+	return n
 }
 
 // present resolves aliases and treats an explicit null as absent: in
 // Kubernetes, and in Porch's merge, "field: null" clears the field.
 func present(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	if n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null") {
+	if isNull(n) {
 		return nil
 	}
-	return n
+	return dealias(n)
 }
 
 // equal compares meaning: comments, styles and key order aside.

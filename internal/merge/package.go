@@ -28,8 +28,8 @@ type resource struct {
 	head string
 }
 
-// display is the resource's identity for people: group/kind/namespace/name.
-// display is "" for a map that is not KRM: its file names it.
+// display is the resource's identity for people: group/kind/namespace/name,
+// or "" for a map that is not KRM (its file names it).
 func (r *resource) display() string {
 	if r.kind == "" {
 		return ""
@@ -93,14 +93,11 @@ func parsePackage(t Tree) (*pkg, error) {
 			// The same identity twice on one side (copies per environment,
 			// patches) is told apart by its file; twice in one file, the
 			// package is ambiguous, and merging would lose one of them.
-			if first, dup := p.byID[d.res.id]; dup {
-				if first.file == fp {
-					return nil, fmt.Errorf("%s: two documents are %s; a package file holds each object once", fp, d.res.display())
-				}
+			if first, dup := p.byID[d.res.id]; dup && first.file != fp {
 				d.res.id += "|" + fp
-				if _, again := p.byID[d.res.id]; again {
-					return nil, fmt.Errorf("%s: two documents are %s; a package file holds each object once", fp, d.res.display())
-				}
+			}
+			if _, dup := p.byID[d.res.id]; dup {
+				return nil, fmt.Errorf("%s: two documents are %s; a package file holds each object once", fp, d.res.display())
 			}
 			p.byID[d.res.id] = d.res
 			p.order = append(p.order, d.res)
@@ -118,7 +115,8 @@ func parseFile(fp, content string) (*file, error) {
 		f.text = true
 		return f, nil
 	}
-	for _, chunk := range splitDocuments(content) {
+	chunks := splitDocuments(content)
+	for _, chunk := range chunks {
 		var root yaml.Node
 		err := yaml.NewDecoder(strings.NewReader(chunk.text)).Decode(&root)
 		if errors.Is(err, io.EOF) {
@@ -133,7 +131,7 @@ func parseFile(fp, content string) (*file, error) {
 			continue
 		}
 		res, ok := newResource(fp, root.Content[0])
-		if !ok && len(f.docs) == 0 && root.Content[0].Kind == yaml.MappingNode && onlyDocument(content, chunk) {
+		if !ok && len(f.docs) == 0 && root.Content[0].Kind == yaml.MappingNode && onlyDocument(chunks, chunk) {
 			// A YAML file of one map that is not KRM (a values file, a
 			// partial resource) still merges key by key: the file is its
 			// identity.
@@ -148,10 +146,10 @@ func parseFile(fp, content string) (*file, error) {
 	return f, nil
 }
 
-// onlyDocument says whether c is the only document of content, comments
+// onlyDocument says whether c is the only document among chunks, comments
 // aside.
-func onlyDocument(content string, c chunk) bool {
-	for _, other := range splitDocuments(content) {
+func onlyDocument(chunks []chunk, c chunk) bool {
+	for _, other := range chunks {
 		if other != c && hasResource([]string{other.text}) {
 			return false
 		}

@@ -384,7 +384,7 @@ func (m *merger) text(out Tree, fp string, fb, fu, fd *file) {
 		}
 		out[fp] = merged
 		for _, h := range hunks {
-			m.conflicts = append(m.conflicts, Conflict{File: fp, Path: h.path(), Base: orAbsent(h.base), Upstream: orAbsent(h.up), Downstream: orAbsent(h.down)})
+			m.conflicts = append(m.conflicts, h.conflict(fp, "", ""))
 		}
 	case inD && inB && !inU: // deleted upstream
 		if d != b {

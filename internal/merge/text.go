@@ -136,6 +136,11 @@ func withNewline(lines []string) []string {
 	return lines
 }
 
+// conflict reports the hunk, its path the line range after prefix.
+func (h textHunk) conflict(file, resource, prefix string) Conflict {
+	return Conflict{File: file, Resource: resource, Path: prefix + h.path(), Base: orAbsent(h.base), Upstream: orAbsent(h.up), Downstream: orAbsent(h.down)}
+}
+
 func (h textHunk) path() string {
 	if h.baseEnd < h.baseStart {
 		return fmt.Sprintf("after line %d", h.baseEnd)

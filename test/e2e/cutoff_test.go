@@ -47,7 +47,7 @@ func TestDraftCreateCutOffHalfWay(t *testing.T) {
 	unblock := denyPorchRecords(ctx, t, ns, denial)
 	defer unblock()
 
-	stopFirst := once(startManager(t))
+	stopFirst := sync.OnceFunc(startManager(t))
 	defer stopFirst()
 	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
 	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: "cutoff-upstream", Package: "app"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.21.x"}}
@@ -108,12 +108,6 @@ func TestDraftCreateCutOffHalfWay(t *testing.T) {
 	t.Logf("proposed %s (%s) in the draft whose create was cut off; git: %s", d.Name, d.Spec.Lifecycle, lsRemote(t, downstream))
 }
 
-// once makes stop safe to call again (deferred, and called on the way).
-func once(stop func()) func() {
-	var o sync.Once
-	return func() { o.Do(stop) }
-}
-
 // denyPorchRecords makes kube-apiserver refuse every PackageRev Porch
 // creates in namespace ns, until the returned func (idempotent) lifts it;
 // both wait until the apiserver acts on the change.
@@ -156,12 +150,7 @@ func denyPorchRecords(ctx context.Context, t *testing.T, ns, message string) (li
 	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) { return denied() }); err != nil {
 		t.Fatalf("the apiserver never enforced the policy: %v", err)
 	}
-	lifted := false
-	return func() {
-		if lifted {
-			return
-		}
-		lifted = true
+	return sync.OnceFunc(func() {
 		for _, o := range []client.Object{binding, policy} {
 			if err := env.Client.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
 				t.Error(err)
@@ -173,5 +162,5 @@ func denyPorchRecords(ctx context.Context, t *testing.T, ns, message string) (li
 		}); err != nil {
 			t.Errorf("the apiserver kept enforcing the policy: %v", err)
 		}
-	}
+	})
 }
