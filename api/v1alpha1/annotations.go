@@ -31,10 +31,11 @@ const (
 	// AnnotationSync names what the draft holds: the upstream revision, plus
 	// a hash of the variant's settings when only those changed.
 	AnnotationSync = "forkline.dev/sync"
-	// AnnotationContentHash is the hash of the content forkline last wrote
-	// to the draft; a draft whose content no longer hashes to it was edited
-	// by a person and is never overwritten.
-	AnnotationContentHash = "forkline.dev/content-hash"
+	// AnnotationCommit is the git commit the draft was at when forkline last
+	// wrote or judged it (Porch's resourceVersion of a revision is its
+	// commit; metadata and lifecycle writes keep it). A draft at another
+	// commit was written by a person and is never overwritten.
+	AnnotationCommit = "forkline.dev/commit"
 	// AnnotationProposed is set when forkline proposes the draft; a draft
 	// carrying it that is a Draft again was rejected by a person.
 	AnnotationProposed = "forkline.dev/proposed"

@@ -145,10 +145,10 @@ type SyncStatus struct {
 	// last wrote it; forkline then leaves it alone.
 	// +optional
 	EditedByPerson bool `json:"editedByPerson,omitempty"`
-	// contentHash is the hash of what forkline last wrote to the draft (the
-	// draft's forkline.dev/content-hash annotation is the durable copy).
+	// commit is the git commit of the draft as forkline last left it (the
+	// draft's forkline.dev/commit annotation is the durable copy).
 	// +optional
-	ContentHash string `json:"contentHash,omitempty"`
+	Commit string `json:"commit,omitempty"`
 	// missingSince is when Porch first answered NotFound for the draft; it
 	// is called deleted by a person only once missing for 30 s (Porch can
 	// briefly lose a draft while it re-lists its repository).

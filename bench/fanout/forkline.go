@@ -29,9 +29,9 @@ type manager struct {
 	metrics string // its metrics endpoint
 }
 
-// requests reads the manager's client requests so far by verb, from
-// client-go's rest_client_requests_total on its metrics endpoint, and how
-// many of them went to Porch, from forkline_api_requests_total.
+// requests reads the manager's requests so far by verb (WATCH apart from
+// GET: an informer renews its watch every few minutes) and how many of
+// them went to Porch, from forkline_api_requests_total.
 func (m *manager) requests() (byVerb map[string]float64, porch float64, err error) {
 	resp, err := http.Get(m.metrics)
 	if err != nil {
@@ -44,21 +44,20 @@ func (m *manager) requests() (byVerb map[string]float64, porch float64, err erro
 		return nil, 0, err
 	}
 	byVerb = map[string]float64{}
-	if f := families["rest_client_requests_total"]; f != nil {
-		for _, m := range f.Metric {
-			for _, l := range m.Label {
-				if l.GetName() == "method" {
-					byVerb[l.GetValue()] += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
 	if f := families["forkline_api_requests_total"]; f != nil {
 		for _, m := range f.Metric {
+			var group, verb string
 			for _, l := range m.Label {
-				if l.GetName() == "group" && l.GetValue() == "porch.kpt.dev" {
-					porch += m.GetCounter().GetValue()
+				switch l.GetName() {
+				case "group":
+					group = l.GetValue()
+				case "verb":
+					verb = l.GetValue()
 				}
+			}
+			byVerb[verb] += m.GetCounter().GetValue()
+			if group == "porch.kpt.dev" {
+				porch += m.GetCounter().GetValue()
 			}
 		}
 	}

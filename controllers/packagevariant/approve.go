@@ -19,7 +19,6 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/approval"
 	"github.com/forkline/forkline/internal/fanout"
-	"github.com/forkline/forkline/internal/porch"
 )
 
 // awaitApproval handles a proposal. With Manual approval it waits for a
@@ -73,7 +72,8 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 		}
 		return ctrl.Result{RequeueAfter: d.RetryAt.Sub(s.now) + time.Second}, nil
 	}
-	err = r.revisions.Approve(ctx, draft, func(pr *porchv1alpha1.PackageRevision) {
+	// Published only at the commit just judged clean.
+	err = r.revisions.Approve(ctx, draft, draft.ResourceVersion, func(pr *porchv1alpha1.PackageRevision) {
 		if pr.Annotations == nil {
 			pr.Annotations = map[string]string{}
 		}
@@ -166,15 +166,7 @@ func (r *Reconciler) unclean(ctx context.Context, s *scope, draft *porchv1alpha1
 			return fmt.Sprintf("readiness gate %s is not True", g.ConditionType), nil
 		}
 	}
-	recorded := recordedHash(draft)
-	if recorded == "" {
-		return "", nil
-	}
-	now, err := r.resources(ctx, draft.Namespace, draft.Name)
-	if err != nil {
-		return "", err
-	}
-	if porch.Hash(now) != recorded {
+	if editedSince(draft) {
 		return "a person changed it since forkline proposed it", nil
 	}
 	return "", nil

@@ -94,8 +94,8 @@ func (r *Reconciler) claimRevision(ctx context.Context, s *scope, pr *porchv1alp
 		pr.OwnerReferences = slices.DeleteFunc(pr.OwnerReferences, func(r metav1.OwnerReference) bool { return r.UID == s.pv.UID })
 		if stamp {
 			stampOwner(pr, s.pv)
-			if s.pv.Status.Sync != nil && s.pv.Status.Sync.Draft == pr.Name && s.pv.Status.Sync.ContentHash != "" {
-				pr.Annotations[v1.AnnotationContentHash] = s.pv.Status.Sync.ContentHash
+			if s.pv.Status.Sync != nil && s.pv.Status.Sync.Draft == pr.Name && s.pv.Status.Sync.Commit != "" {
+				pr.Annotations[v1.AnnotationCommit] = s.pv.Status.Sync.Commit
 			}
 		}
 	})
@@ -155,26 +155,28 @@ func olderThan(a, b *v1.PackageVariant) bool {
 	return a.Name < b.Name
 }
 
-// recordedHash is what forkline last wrote to a draft. When Porch lost the
-// draft's annotations, claim restored it from the variant's status.
-func recordedHash(pr *porchv1alpha1.PackageRevision) string {
-	return pr.Annotations[v1.AnnotationContentHash]
+// editedSince says whether someone wrote the draft, as read, since
+// forkline recorded its commit (claim restores a record Porch lost from
+// the variant's status). A draft with no record holds only what Porch made
+// for forkline (a clone or copy) or what forkline wrote just before it
+// stopped (write drops the old record first): it is forkline's own. So
+// is a draft forkline proposed unchanged: proposing keeps the commit.
+func editedSince(pr *porchv1alpha1.PackageRevision) bool {
+	recorded := pr.Annotations[v1.AnnotationCommit]
+	return recorded != "" && pr.ResourceVersion != recorded
 }
 
-// editedByPerson says whether one of the variant's drafts changed since
-// forkline last wrote it. A draft with no record holds only what Porch made
-// for forkline (a clone or copy) or what forkline wrote just before it
-// stopped (write drops the old record first): it is forkline's own.
-func (r *Reconciler) editedByPerson(ctx context.Context, pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) (bool, error) {
-	recorded := recordedHash(pr)
-	if recorded == "" {
+// editedByPerson is editedSince for a revision from the cache, read fresh
+// before forkline decides to delete it: the cache may not show a push yet.
+func (r *Reconciler) editedByPerson(ctx context.Context, pr *porchv1alpha1.PackageRevision) (bool, error) {
+	if pr.Annotations[v1.AnnotationCommit] == "" {
 		return false, nil
 	}
-	now, err := r.resources(ctx, pr.Namespace, pr.Name)
-	if err != nil {
-		return false, err
+	fresh := &porchv1alpha1.PackageRevision{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(pr), fresh); err != nil {
+		return false, fmt.Errorf("reading %s: %w", pr.Name, err)
 	}
-	return porch.Hash(now) != recorded, nil
+	return editedSince(fresh), nil
 }
 
 // workspaceOf says whether ws is base or one of freeWorkspace's base-N.

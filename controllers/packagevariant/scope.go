@@ -48,7 +48,11 @@ type scope struct {
 	lookedUp bool
 	// fresh is set while draft is what Porch answered this reconcile's own
 	// read or write of it: no need to read it again.
-	fresh  bool
+	fresh bool
+	// cloned is set when draft is the clone of the target this reconcile
+	// created: its content is the target's, no need to read it.
+	cloned bool
+	// prr is the draft's content, when read (nil for an unread clone).
 	prr    *porchv1alpha1.PackageRevisionResources
 	kf     *porch.Kptfile
 	edited bool // a person changed the draft since forkline last wrote it
@@ -61,14 +65,11 @@ type scope struct {
 	// metadata (its finalizer, a hold): the status patch then compares
 	// against the new resourceVersion.
 	metadataWritten bool
-	// readHash is the hash of the draft's content as this reconcile read
-	// (or wrote) it.
-	readHash string
 	// onRecorded runs once the status this reconcile computed is written:
 	// counting what a person did, seen once.
 	onRecorded []func()
 	// unrecorded is set when this reconcile wrote the draft's content and
-	// has not recorded its hash on the draft yet.
+	// has not recorded its commit on the draft yet.
 	unrecorded bool
 }
 

@@ -251,7 +251,7 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 			s.draft = pr
 			continue
 		}
-		edited, err := r.editedByPerson(ctx, pr, pv)
+		edited, err := r.editedByPerson(ctx, pr)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -336,7 +336,7 @@ func (r *Reconciler) takenWorkspace(ctx context.Context, s *scope, ws string) (c
 // draft and goes on in a new one; a draft a person edited or holds with a
 // finalizer stays as it is, and the variant waits for them (Edited).
 func (r *Reconciler) collected(ctx context.Context, s *scope, pr *porchv1alpha1.PackageRevision) (ctrl.Result, bool, error) {
-	edited, err := r.editedByPerson(ctx, pr, s.pv)
+	edited, err := r.editedByPerson(ctx, pr)
 	if err != nil {
 		return ctrl.Result{}, false, err
 	}
@@ -539,13 +539,7 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	s.rollback = s.draft.Annotations[v1.AnnotationRollbackOf] != ""
-	s.prr = &porchv1alpha1.PackageRevisionResources{}
-	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: s.draft.Name}, s.prr); err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
-	}
-	recorded := recordedHash(s.draft)
-	s.readHash = porch.Hash(s.prr.Spec.Resources)
-	s.edited = recorded != "" && s.readHash != recorded
+	s.edited = editedSince(s.draft)
 	// A Draft forkline once proposed was rejected by a person: their call
 	// stands, edited or not, until they propose it or ask for a retry.
 	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && (s.edited || !takeRetry(pv)) {
@@ -562,20 +556,36 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
-	kf, err := porch.ParseKptfile(s.prr.Spec.Resources[porch.KptfileName])
+	if s.cloned && !hasMutations(pv) {
+		// Porch's clone of the target, as it answered the create: nothing
+		// to merge or apply, and its content is the target's, which
+		// checkRender diagnoses from the read every variant shares.
+		return ctrl.Result{}, nil
+	}
+	return r.readContent(ctx, s)
+}
+
+// readContent reads the draft's resources and its Kptfile; a Kptfile that
+// does not parse fails the sync.
+func (r *Reconciler) readContent(ctx context.Context, s *scope) (ctrl.Result, error) {
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), prr); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
+	}
+	kf, err := porch.ParseKptfile(prr.Spec.Resources[porch.KptfileName])
 	if err != nil {
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s: %v", s.draft.Name, err))
 		s.done = true
 		return ctrl.Result{}, nil
 	}
-	s.kf = kf
+	s.prr, s.kf = prr, kf
 	return ctrl.Result{}, nil
 }
 
 // mergeDraft writes the 3-way merge into a draft not yet on the target
 // (Merging, then Conflicted or Rendering).
 func (r *Reconciler) mergeDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if s.kf.UpstreamRef() == upstreamRef(s.pv, s.selection.Target.Revision) {
+	if s.prr == nil || s.kf.UpstreamRef() == upstreamRef(s.pv, s.selection.Target.Revision) {
 		return ctrl.Result{}, nil
 	}
 	if s.edited {
@@ -603,7 +613,10 @@ func (r *Reconciler) leaveEdited(s *scope) (ctrl.Result, error) {
 // config to a draft no person has touched (Rendering).
 func (r *Reconciler) applySettings(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, prr := s.pv, s.prr
-	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; conflicted || !hasMutations(pv) || s.edited || s.rollback {
+	if !hasMutations(pv) || s.edited || s.rollback {
+		return ctrl.Result{}, nil
+	}
+	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; conflicted {
 		return ctrl.Result{}, nil
 	}
 	wanted := copyResources(prr.Spec.Resources)
@@ -625,6 +638,16 @@ func (r *Reconciler) applySettings(ctx context.Context, s *scope) (ctrl.Result, 
 // checkConflicts holds a draft with unresolved conflicts for a person
 // (Conflicted) and opens the gate once they are resolved.
 func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.prr == nil && gateFalse(s.draft) {
+		// A clone whose Kptfile came with the gate closed: read what it says.
+		if res, err := r.readContent(ctx, s); err != nil || s.done {
+			return res, err
+		}
+	}
+	if s.prr == nil {
+		setCondition(s.pv, v1.ConditionConflicted, false, "NoConflicts", "")
+		return ctrl.Result{}, nil
+	}
 	pv, prr, draft := s.pv, s.prr, s.draft
 	if content, ok := prr.Spec.Resources[porch.ConflictsFile]; ok {
 		n, err := porch.Unresolved(content)
@@ -662,8 +685,20 @@ func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (ctrl.Result,
 // checkRender stops a draft whose pipeline failed to render, or whose
 // content is malformed (a resource defined twice), before it is proposed
 // (Failed).
-func (r *Reconciler) checkRender(_ context.Context, s *scope) (ctrl.Result, error) {
-	if problem := porch.Diagnose(s.prr.Spec.Resources); problem != nil {
+func (r *Reconciler) checkRender(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var content map[string]string
+	var rendered porchv1alpha1.RenderStatus
+	if s.prr != nil {
+		content, rendered = s.prr.Spec.Resources, s.prr.Status.RenderStatus
+	} else {
+		// An unread clone holds the target's resources.
+		up, err := r.upstreamResources(ctx, s, s.selection.Target.Name)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		content = up
+	}
+	if problem := porch.Diagnose(content); problem != nil {
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s is malformed: %v; fix the upstream package (or the draft) so it can be proposed", s.draft.Name, problem))
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
@@ -671,8 +706,8 @@ func (r *Reconciler) checkRender(_ context.Context, s *scope) (ctrl.Result, erro
 	sync := s.pv.Status.Sync
 	// Porch reports a render on the write that caused it (a later read has
 	// none): the record stands while the draft holds what forkline wrote.
-	summary := renderSummary(s.prr.Status.RenderStatus)
-	if summary == "OK" && sync.ContentHash == s.readHash && sync.RenderStatus != "" {
+	summary := renderSummary(rendered)
+	if summary == "OK" && sync.Commit == s.draft.ResourceVersion && sync.RenderStatus != "" {
 		summary = sync.RenderStatus
 	}
 	sync.RenderStatus = summary
@@ -689,12 +724,15 @@ func (r *Reconciler) checkRender(_ context.Context, s *scope) (ctrl.Result, erro
 // (Proposed, AwaitingApproval).
 func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error) {
 	draft := s.draft
+	// What forkline checked is the draft at this commit: the proposal holds
+	// only while the draft is still there.
+	judged := draft.ResourceVersion
 	if !s.fresh {
 		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), draft); err != nil {
 			return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
 		}
 	}
-	err := r.revisions.Update(ctx, draft, func(draft *porchv1alpha1.PackageRevision) {
+	err := r.revisions.UpdateAt(ctx, draft, judged, func(draft *porchv1alpha1.PackageRevision) {
 		draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
 		if draft.Annotations == nil {
 			draft.Annotations = map[string]string{}
@@ -703,7 +741,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		// What forkline proposes is what it vouches for: recorded in the
 		// same write, so a person's later edit of a rejected clone shows
 		// as theirs.
-		draft.Annotations[v1.AnnotationContentHash] = s.readHash
+		draft.Annotations[v1.AnnotationCommit] = judged
 	})
 	if err != nil {
 		r.echoes.unknown(s.pv)
@@ -711,7 +749,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	r.echoes.wroteDraft(s.pv, draft)
 	s.unrecorded = false
-	s.pv.Status.Sync.ContentHash = s.readHash
+	s.pv.Status.Sync.Commit = judged
 	if t := s.selection.Target; !t.Published.IsZero() {
 		metrics.ReleaseToProposed.Observe(s.now.Sub(t.Published).Seconds())
 	}
@@ -763,6 +801,7 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 	metrics.DraftsCreated.Inc()
 	r.echoes.wroteDraft(pv, draft)
 	s.fresh = true
+	s.cloned = s.published == nil
 	started := metav1.NewTime(s.now)
 	pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: draft.Name, Phase: v1.PhaseMerging, StartedAt: &started}
 	if restore := draft.Annotations[v1.AnnotationRollbackOf]; restore != "" {
@@ -869,45 +908,37 @@ func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1a
 	return r.write(ctx, s, prr)
 }
 
-// write stores the draft's resources. The hash of what Porch stored (it
-// renders on write), the record on the draft that tells a person's later
-// edit apart, is written by the proposal or by recordWritten. A rewrite
+// write stores the draft's resources, as a new commit on top of the one
+// forkline judged (Porch refuses the write if the draft moved since). The
+// commit it makes, the record that tells a person's later edit apart, is
+// recorded on the draft by the proposal or by recordWritten. A rewrite
 // first drops the old record, so a crash before the new one leaves a draft
 // without a record (forkline's own) rather than one that looks edited.
 func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
-	if recorded := recordedHash(s.draft); recorded != "" {
-		if err := r.recordHash(ctx, s, ""); err != nil {
+	judged := s.draft.ResourceVersion
+	recorded := s.draft.Annotations[v1.AnnotationCommit]
+	if recorded != "" {
+		if err := r.recordCommit(ctx, s, "", judged); err != nil {
 			return err
 		}
-		// Porch may commit on that metadata write: write on top of it only
-		// if the content is still what this reconcile read.
-		fresh := &porchv1alpha1.PackageRevisionResources{}
-		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(prr), fresh); err != nil {
-			return fmt.Errorf("reading draft %s: %w", prr.Name, err)
-		}
-		if porch.Hash(fresh.Spec.Resources) != s.readHash {
+	}
+	prr.ResourceVersion = judged
+	if err := r.client.Update(ctx, prr); err != nil {
+		if apierrors.IsConflict(err) && recorded != "" {
 			// A person's push: put the record back, so it reads as edited.
-			if err := r.recordHash(ctx, s, recorded); err != nil {
+			if err := r.recordCommit(ctx, s, recorded, ""); err != nil {
 				return err
 			}
-			return fmt.Errorf("draft %s changed while forkline was writing it; reading it again", prr.Name)
 		}
-		prr.ResourceVersion = fresh.ResourceVersion
-	}
-	// A new commit. The draft's metadata and spec stay as read: a patch
-	// from them is right.
-	if err := r.client.Update(ctx, prr); err != nil {
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
 	s.pv.Status.Sync.RenderStatus = renderSummary(prr.Status.RenderStatus)
-	// The revision is now the draft as read at the new commit (Porch's
-	// resourceVersion of both): its event is forkline's own.
-	written := s.draft.DeepCopy()
-	written.ResourceVersion = prr.ResourceVersion
-	r.echoes.wroteDraft(s.pv, written)
+	// The draft is now at the new commit (Porch's resourceVersion of both
+	// the revision and its resources): its event is forkline's own.
+	s.draft.ResourceVersion = prr.ResourceVersion
+	r.echoes.wroteDraft(s.pv, s.draft.DeepCopy())
 	// What Porch stored (rendered) is what the next steps check and
 	// propose.
-	s.readHash = porch.Hash(prr.Spec.Resources)
 	kf, err := porch.ParseKptfile(prr.Spec.Resources[porch.KptfileName])
 	if err != nil {
 		return fmt.Errorf("draft %s after writing: %w", prr.Name, err)
@@ -920,30 +951,31 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	return nil
 }
 
-// recordWritten records the hash of what this reconcile wrote to the draft,
+// recordWritten records the commit this reconcile wrote to the draft,
 // unless its proposal did.
 func (r *Reconciler) recordWritten(ctx context.Context, s *scope) error {
 	if !s.unrecorded {
 		return nil
 	}
-	if err := r.recordHash(ctx, s, s.readHash); err != nil {
+	if err := r.recordCommit(ctx, s, s.draft.ResourceVersion, s.draft.ResourceVersion); err != nil {
 		return err
 	}
 	s.unrecorded = false
 	return nil
 }
 
-// recordHash sets (or, empty, removes) the draft's content-hash annotation
-// and mirrors it in status.
-func (r *Reconciler) recordHash(ctx context.Context, s *scope, hash string) error {
-	err := r.revisions.Update(ctx, s.draft, func(draft *porchv1alpha1.PackageRevision) {
+// recordCommit sets (or, empty, removes) the draft's commit annotation and
+// mirrors it in status; with at set, only while the draft is at that
+// commit.
+func (r *Reconciler) recordCommit(ctx context.Context, s *scope, commit, at string) error {
+	err := r.revisions.UpdateAt(ctx, s.draft, at, func(draft *porchv1alpha1.PackageRevision) {
 		if draft.Annotations == nil {
 			draft.Annotations = map[string]string{}
 		}
-		if hash == "" {
-			delete(draft.Annotations, v1.AnnotationContentHash)
+		if commit == "" {
+			delete(draft.Annotations, v1.AnnotationCommit)
 		} else {
-			draft.Annotations[v1.AnnotationContentHash] = hash
+			draft.Annotations[v1.AnnotationCommit] = commit
 		}
 	})
 	if err != nil {
@@ -952,7 +984,7 @@ func (r *Reconciler) recordHash(ctx context.Context, s *scope, hash string) erro
 	}
 	r.echoes.wroteDraft(s.pv, s.draft)
 	s.fresh = true
-	s.pv.Status.Sync.ContentHash = hash
+	s.pv.Status.Sync.Commit = commit
 	return nil
 }
 
@@ -1098,7 +1130,7 @@ func (r *Reconciler) retire(ctx context.Context, pv *v1.PackageVariant, pr *porc
 	}
 	switch pr.Spec.Lifecycle {
 	case porchv1alpha1.PackageRevisionLifecycleDraft, porchv1alpha1.PackageRevisionLifecycleProposed:
-		edited, err := r.editedByPerson(ctx, pr, pv)
+		edited, err := r.editedByPerson(ctx, pr)
 		if err != nil {
 			return err
 		}

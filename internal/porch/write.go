@@ -54,25 +54,40 @@ type Revisions struct {
 	Fresh client.Reader
 }
 
+// ErrMoved is returned instead of writing to a revision whose content is
+// no longer at the commit the write was meant for.
+var ErrMoved = errors.New("the revision's content changed")
+
 // Update writes what mutate changes in a revision (metadata, lifecycle) as
 // one JSON patch that holds only if the revision is not being deleted;
 // ErrTerminating when it is.
 func (w Revisions) Update(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision)) error {
-	return w.patch(ctx, pr, mutate, "")
+	return w.patch(ctx, pr, mutate, "", "")
+}
+
+// UpdateAt is Update that holds only while the revision's content is still
+// at commit (Porch's resourceVersion of a revision is its git commit, which
+// metadata and lifecycle writes keep); ErrMoved when it is not.
+func (w Revisions) UpdateAt(ctx context.Context, pr *porchv1alpha1.PackageRevision, commit string, mutate func(*porchv1alpha1.PackageRevision)) error {
+	return w.patch(ctx, pr, mutate, "", commit)
 }
 
 // Approve publishes a proposal through Porch's approval subresource, with
-// the annotations mutate sets in the same write; guarded as Update.
-func (w Revisions) Approve(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision)) error {
+// the annotations mutate sets in the same write; guarded as UpdateAt, so
+// what is published is what was judged.
+func (w Revisions) Approve(ctx context.Context, pr *porchv1alpha1.PackageRevision, commit string, mutate func(*porchv1alpha1.PackageRevision)) error {
 	return w.patch(ctx, pr, func(pr *porchv1alpha1.PackageRevision) {
 		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
 		mutate(pr)
-	}, "approval")
+	}, "approval", commit)
 }
 
-func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision), subresource string) error {
+func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision), subresource, commit string) error {
 	if Terminating(pr) {
 		return fmt.Errorf("%s: %w", pr.Name, ErrTerminating)
+	}
+	if commit != "" && pr.ResourceVersion != commit {
+		return fmt.Errorf("%s is at commit %s, not %s: %w", pr.Name, pr.ResourceVersion, commit, ErrMoved)
 	}
 	before, err := json.Marshal(pr)
 	if err != nil {
@@ -88,6 +103,9 @@ func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision,
 		return err
 	}
 	patch := []any{notTerminating}
+	if commit != "" {
+		patch = append(patch, testOp{Op: "test", Path: "/metadata/resourceVersion", Value: commit})
+	}
 	for _, op := range ops {
 		patch = append(patch, op)
 	}
@@ -105,9 +123,13 @@ func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision,
 		// The test failed (the API server answers 422 Invalid), or the
 		// write failed for another reason: a fresh read tells which.
 		fresh := &porchv1alpha1.PackageRevision{}
-		if gerr := w.Fresh.Get(ctx, client.ObjectKeyFromObject(pr), fresh); gerr == nil && Terminating(fresh) {
+		switch gerr := w.Fresh.Get(ctx, client.ObjectKeyFromObject(pr), fresh); {
+		case gerr != nil:
+		case Terminating(fresh):
 			pr.DeletionTimestamp = fresh.DeletionTimestamp
 			return fmt.Errorf("%s: %w", pr.Name, ErrTerminating)
+		case commit != "" && fresh.ResourceVersion != commit:
+			return fmt.Errorf("%s moved to commit %s from %s: %w", pr.Name, fresh.ResourceVersion, commit, ErrMoved)
 		}
 	}
 	return err

@@ -68,3 +68,59 @@ func TestUpdateNeverFinishesADeletion(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateAtHoldsOnlyAtTheCommit: a write meant for the content at one
+// commit lands while the revision is there, and is refused, named ErrMoved,
+// once someone wrote a new commit, whether the caller's copy shows it or
+// only the server does.
+func TestUpdateAtHoldsOnlyAtTheCommit(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := porchv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		moved       bool // a person pushed after the caller read the revision
+		callerFresh bool // the caller's copy shows that push
+		wantWritten bool
+	}{
+		{name: "still at the commit", wantWritten: true},
+		{name: "moved on the server", moved: true},
+		{name: "moved in the caller's copy too", moved: true, callerFresh: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d"}}
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pr).Build()
+			ctx := context.Background()
+			caller := &porchv1alpha1.PackageRevision{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(pr), caller); err != nil {
+				t.Fatal(err)
+			}
+			judged := caller.ResourceVersion
+			if tc.moved {
+				push := caller.DeepCopy()
+				push.Labels = map[string]string{"pushed": "yes"}
+				if err := c.Update(ctx, push); err != nil {
+					t.Fatal(err)
+				}
+				if tc.callerFresh {
+					caller = push
+				}
+			}
+			err := Revisions{Client: c, Fresh: c}.UpdateAt(ctx, caller, judged, func(pr *porchv1alpha1.PackageRevision) {
+				pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+			})
+			if tc.wantWritten != (err == nil) || (!tc.wantWritten && !errors.Is(err, ErrMoved)) {
+				t.Errorf("err = %v, want written %v (else ErrMoved)", err, tc.wantWritten)
+			}
+			after := &porchv1alpha1.PackageRevision{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(pr), after); err != nil {
+				t.Fatal(err)
+			}
+			if written := after.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleProposed; written != tc.wantWritten {
+				t.Errorf("stored revision proposed = %v, want %v", written, tc.wantWritten)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -54,13 +55,35 @@ func startManager(t *testing.T) (stop func()) {
 	go func() { done <- mgr.Start(ctx) }()
 	return func() {
 		cancel()
-		if err := <-done; err != nil {
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(20 * time.Second):
+			// Past this, a worker ignores its cancelled context: name it.
+			t.Logf("the manager has not stopped 20 s after its context ended; its goroutines:\n%s", forklineStacks())
+			err = <-done
+		}
+		if err != nil {
 			t.Errorf("manager stopped with an error: %v", err)
 		}
 		if n := forbidden.Load() - denied; n > 0 {
 			t.Errorf("the manager, running with config/rbac's ClusterRole, was forbidden %d request(s): see the log", n)
 		}
 	}
+}
+
+// forklineStacks returns the stacks of every goroutine running forkline's
+// code, the ones a stuck shutdown waits on.
+func forklineStacks() string {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "forkline/forkline/controllers") || strings.Contains(g, "forkline/forkline/internal") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 type variantTest struct {
