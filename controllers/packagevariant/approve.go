@@ -46,6 +46,9 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 	// both take the last approval of the hour.
 	r.approvals.deciding.Lock()
 	defer r.approvals.deciding.Unlock()
+	// Decided as of now, not as of the reconcile's start: an approval made
+	// while this one waited for the lock is in the past, not the future.
+	s.now = r.now()
 	in, err := r.gates(ctx, s, draft)
 	if err != nil {
 		return ctrl.Result{}, err
