@@ -17,7 +17,9 @@ import (
 )
 
 // echoes remembers, per variant, what forkline itself last wrote: the
-// variant's status (its resourceVersion) and its draft (a fingerprint).
+// variant (a fingerprint of it with its status) and its draft (a
+// fingerprint). Both are recorded as the write is sent, not once it is
+// answered: the API server's and Porch's watch events can come first.
 // An object seen exactly so is forkline's own write coming back: its watch
 // event needs no reconcile. Anything else, a person's change above all,
 // differs and is reconciled as before; a reconcile still reads the draft
@@ -29,7 +31,7 @@ type echoes struct {
 }
 
 type echo struct {
-	status string // resourceVersion of forkline's last status write
+	variant string // the variant as forkline's last status write leaves it
 	// drafts are the draft as forkline's writes of this sync left it (name
 	// and fingerprint, the latest last): the watch may bring an earlier
 	// one (the created draft) after a later one (the proposal). Once a
@@ -65,14 +67,21 @@ func (e *echoes) forget(key types.NamespacedName) {
 	delete(e.by, key)
 }
 
-// wroteStatus records the variant's resourceVersion after a status write.
-func (e *echoes) wroteStatus(pv *v1.PackageVariant) {
-	e.update(variantKey(pv), func(ec *echo) { ec.status = pv.ResourceVersion })
+// writingStatus records the variant as the status write about to be sent
+// leaves it.
+func (e *echoes) writingStatus(pv *v1.PackageVariant) {
+	e.update(variantKey(pv), func(ec *echo) { ec.variant = variantFingerprint(pv) })
+}
+
+// statusUnknown forgets it: the write failed.
+func (e *echoes) statusUnknown(pv *v1.PackageVariant) {
+	e.update(variantKey(pv), func(ec *echo) { ec.variant = "" })
 }
 
 // draftEchoes is how many of a sync's writes are remembered: a sync
-// writes its draft at most four times (create, content, hash, proposal).
-const draftEchoes = 4
+// writes its draft at most four times (create, content, record,
+// proposal), each remembered as sent and as answered.
+const draftEchoes = 8
 
 // wroteDraft records the draft as Porch answered forkline's write of it.
 func (e *echoes) wroteDraft(pv *v1.PackageVariant, pr *porchv1alpha1.PackageRevision) {
@@ -128,9 +137,28 @@ func (e *echoes) statusEcho() predicate.Predicate {
 		if !ok {
 			return true
 		}
-		own := e.get(variantKey(pv)).status
-		return own == "" || own != pv.ResourceVersion
+		own := e.get(variantKey(pv)).variant
+		return own == "" || own != variantFingerprint(pv)
 	}}
+}
+
+// variantFingerprint is all of a variant a person or forkline can change,
+// but its resourceVersion: its spec (by generation), metadata and status,
+// as JSON has them (times to the second), so the state forkline sends and
+// the one the watch brings back compare equal.
+func variantFingerprint(pv *v1.PackageVariant) string {
+	b, err := json.Marshal(struct {
+		Generation     int64
+		Deleting       bool
+		Labels, Annots map[string]string
+		Finalizers     []string
+		Status         v1.PackageVariantStatus
+	}{pv.Generation, pv.DeletionTimestamp != nil, pv.Labels, pv.Annotations, pv.Finalizers, pv.Status})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func variantKey(pv *v1.PackageVariant) types.NamespacedName {

@@ -1,6 +1,8 @@
 package packagevariant
 
 import (
+	"time"
+
 	"testing"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -102,26 +104,46 @@ func TestEarlierWritesOfASyncAreEchoes(t *testing.T) {
 	}
 }
 
+// The API server's watch event for a status write can come before its
+// answer: the echo is the state sent, compared as the watch brings it back
+// (another resourceVersion, times to the second).
 func TestStatusEchoSkipsOnlyForklinesOwnWrite(t *testing.T) {
 	e := &echoes{}
-	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app", ResourceVersion: "7"}}
-	update := func(rv string) bool {
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app", ResourceVersion: "7", Generation: 2}}
+	pv.Status.Sync = &v1.SyncStatus{Phase: v1.PhaseProposed, StartedAt: &metav1.Time{Time: time.Date(2026, 11, 30, 21, 0, 0, 123456789, time.UTC)}}
+	update := func(change func(*v1.PackageVariant)) bool {
 		next := pv.DeepCopy()
-		next.ResourceVersion = rv
+		next.ResourceVersion = "8"
+		next.Status.Sync.StartedAt = &metav1.Time{Time: next.Status.Sync.StartedAt.Truncate(time.Second)}
+		if change != nil {
+			change(next)
+		}
 		return e.statusEcho().Update(event.UpdateEvent{ObjectOld: pv, ObjectNew: next})
 	}
-	if !update("7") {
+	if !update(nil) {
 		t.Error("an update before any write of forkline's was filtered")
 	}
-	e.wroteStatus(pv)
-	if update("7") {
+	e.writingStatus(pv)
+	if update(nil) {
 		t.Error("forkline's own status write came back as a reconcile")
 	}
-	if !update("8") {
-		t.Error("a later change (a person's) was filtered")
+	for name, change := range map[string]func(*v1.PackageVariant){
+		"spec":       func(pv *v1.PackageVariant) { pv.Generation++ },
+		"annotation": func(pv *v1.PackageVariant) { pv.Annotations = map[string]string{v1.AnnotationRetry: "1"} },
+		"status":     func(pv *v1.PackageVariant) { pv.Status.Sync.Phase = v1.PhaseEdited },
+		"deletion":   func(pv *v1.PackageVariant) { pv.DeletionTimestamp = &metav1.Time{Time: time.Now()} },
+	} {
+		if !update(change) {
+			t.Errorf("a person's change of the %s was filtered", name)
+		}
 	}
+	e.statusUnknown(pv)
+	if !update(nil) {
+		t.Error("after a failed write, the state it meant was filtered")
+	}
+	e.writingStatus(pv)
 	e.forget(variantKey(pv))
-	if !update("7") {
+	if !update(nil) {
 		t.Error("a forgotten variant's update was filtered")
 	}
 }

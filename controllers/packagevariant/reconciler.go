@@ -141,9 +141,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			// the cache must not overwrite what a newer one recorded (the
 			// hash of what forkline wrote, which protects people's edits).
 			patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
-			switch perr := r.client.Status().Patch(ctx, pv, patch); {
+			r.echoes.writingStatus(pv)
+			perr := r.client.Status().Patch(ctx, pv, patch)
+			if perr != nil {
+				r.echoes.statusUnknown(pv)
+			}
+			switch {
 			case perr == nil:
-				r.echoes.wroteStatus(pv)
 				for _, f := range s.onRecorded {
 					f()
 				}

@@ -732,7 +732,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 			return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
 		}
 	}
-	err := r.revisions.UpdateAt(ctx, draft, judged, func(draft *porchv1alpha1.PackageRevision) {
+	err := r.writeDraft(ctx, s, draft, judged, func(draft *porchv1alpha1.PackageRevision) {
 		draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
 		if draft.Annotations == nil {
 			draft.Annotations = map[string]string{}
@@ -968,7 +968,7 @@ func (r *Reconciler) recordWritten(ctx context.Context, s *scope) error {
 // mirrors it in status; with at set, only while the draft is at that
 // commit.
 func (r *Reconciler) recordCommit(ctx context.Context, s *scope, commit, at string) error {
-	err := r.revisions.UpdateAt(ctx, s.draft, at, func(draft *porchv1alpha1.PackageRevision) {
+	err := r.writeDraft(ctx, s, s.draft, at, func(draft *porchv1alpha1.PackageRevision) {
 		if draft.Annotations == nil {
 			draft.Annotations = map[string]string{}
 		}
@@ -986,6 +986,15 @@ func (r *Reconciler) recordCommit(ctx context.Context, s *scope, commit, at stri
 	s.fresh = true
 	s.pv.Status.Sync.Commit = commit
 	return nil
+}
+
+// writeDraft is revisions.UpdateAt of the variant's draft, its echo
+// recorded as sent: Porch sends the watch event before it answers.
+func (r *Reconciler) writeDraft(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision, at string, mutate func(*porchv1alpha1.PackageRevision)) error {
+	sent := draft.DeepCopy()
+	mutate(sent)
+	r.echoes.wroteDraft(s.pv, sent)
+	return r.revisions.UpdateAt(ctx, draft, at, mutate)
 }
 
 // applySteps puts the variant's pipeline into the Kptfile, named
