@@ -1,9 +1,8 @@
 package packagevariant
 
 import (
-	"time"
-
 	"testing"
+	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

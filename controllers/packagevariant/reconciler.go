@@ -139,7 +139,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
 			// Optimistic lock: a reconcile that read a stale variant from
 			// the cache must not overwrite what a newer one recorded (the
-			// hash of what forkline wrote, which protects people's edits).
+			// commit forkline wrote, which protects people's edits).
 			patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 			r.echoes.writingStatus(pv)
 			perr := r.client.Status().Patch(ctx, pv, patch)

@@ -744,10 +744,8 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		draft.Annotations[v1.AnnotationCommit] = judged
 	})
 	if err != nil {
-		r.echoes.unknown(s.pv)
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
-	r.echoes.wroteDraft(s.pv, draft)
 	s.unrecorded = false
 	s.pv.Status.Sync.Commit = judged
 	if t := s.selection.Target; !t.Published.IsZero() {
@@ -894,7 +892,7 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 }
 
 // writeResources puts the Kptfile back, applies the variant's mutations,
-// writes the draft and records a hash of what forkline wrote.
+// writes the draft and records the commit forkline wrote.
 func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources, kf *porch.Kptfile) error {
 	content, err := kf.String()
 	if err != nil {
@@ -979,22 +977,26 @@ func (r *Reconciler) recordCommit(ctx context.Context, s *scope, commit, at stri
 		}
 	})
 	if err != nil {
-		r.echoes.unknown(s.pv)
 		return fmt.Errorf("recording what forkline wrote to %s: %w", s.draft.Name, err)
 	}
-	r.echoes.wroteDraft(s.pv, s.draft)
 	s.fresh = true
 	s.pv.Status.Sync.Commit = commit
 	return nil
 }
 
 // writeDraft is revisions.UpdateAt of the variant's draft, its echo
-// recorded as sent: Porch sends the watch event before it answers.
+// recorded as sent (Porch sends the watch event before it answers) and as
+// answered; a failed write leaves the draft as nobody knows.
 func (r *Reconciler) writeDraft(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision, at string, mutate func(*porchv1alpha1.PackageRevision)) error {
 	sent := draft.DeepCopy()
 	mutate(sent)
 	r.echoes.wroteDraft(s.pv, sent)
-	return r.revisions.UpdateAt(ctx, draft, at, mutate)
+	if err := r.revisions.UpdateAt(ctx, draft, at, mutate); err != nil {
+		r.echoes.unknown(s.pv)
+		return err
+	}
+	r.echoes.wroteDraft(s.pv, draft)
+	return nil
 }
 
 // applySteps puts the variant's pipeline into the Kptfile, named
