@@ -4,6 +4,7 @@ import (
 	"context"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -71,6 +72,9 @@ func (r *Reconciler) revisionEvents() handler.Funcs {
 			enqueue(ctx, e.Object, q, true)
 		},
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if replayed(e.ObjectOld, e.ObjectNew) {
+				return
+			}
 			enqueue(ctx, e.ObjectNew, q, true)
 		},
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -80,6 +84,26 @@ func (r *Reconciler) revisionEvents() handler.Funcs {
 			enqueue(ctx, e.Object, q, false)
 		},
 	}
+}
+
+// replayed says an update brings a revision exactly as the cache had it.
+// Porch's watch ignores the resourceVersion it is asked to resume from and
+// starts with an ADDED event for every revision, and client-go renews each
+// watch every 5 to 10 minutes: every renewal replays all revisions as
+// updates that change nothing. Reconciling on them cost each variant a
+// read of its draft every few minutes with nothing changing (566 Porch
+// requests in one quiet minute at 1,000 variants).
+func replayed(old, new client.Object) bool {
+	o, ok1 := old.(*porchv1alpha1.PackageRevision)
+	n, ok2 := new.(*porchv1alpha1.PackageRevision)
+	if !ok1 || !ok2 || o.ResourceVersion != n.ResourceVersion {
+		return false
+	}
+	om, nm := o.ObjectMeta, n.ObjectMeta
+	om.ManagedFields, nm.ManagedFields = nil, nil
+	return equality.Semantic.DeepEqual(om, nm) &&
+		equality.Semantic.DeepEqual(o.Spec, n.Spec) &&
+		equality.Semantic.DeepEqual(o.Status, n.Status)
 }
 
 // variantsFor maps a PackageRevision to the variants that follow its

@@ -1,0 +1,49 @@
+package packagevariant
+
+import (
+	"testing"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// A watch renewal's replay of a revision the cache already holds is not a
+// change; anything a person or Porch changed is.
+func TestReplayedRevisionIsNotAChange(t *testing.T) {
+	cached := func() *porchv1alpha1.PackageRevision {
+		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{
+			Name: "d", ResourceVersion: "c1", Annotations: map[string]string{"a": "1"},
+		}}
+		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+		pr.Status.Conditions = []porchv1alpha1.Condition{{Type: "forkline.dev/conflicts-resolved", Status: porchv1alpha1.ConditionTrue}}
+		return pr
+	}
+	now := metav1.Now()
+	for _, c := range []struct {
+		name     string
+		change   func(*porchv1alpha1.PackageRevision)
+		replayed bool
+	}{
+		{"the same revision again", func(*porchv1alpha1.PackageRevision) {}, true},
+		{"only managed fields differ", func(pr *porchv1alpha1.PackageRevision) {
+			pr.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "porch"}}
+		}, true},
+		{"a new commit", func(pr *porchv1alpha1.PackageRevision) { pr.ResourceVersion = "c2" }, false},
+		{"rejected: same commit, back to Draft", func(pr *porchv1alpha1.PackageRevision) {
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft
+		}, false},
+		{"an annotation, same commit", func(pr *porchv1alpha1.PackageRevision) { pr.Annotations["a"] = "2" }, false},
+		{"being deleted", func(pr *porchv1alpha1.PackageRevision) { pr.DeletionTimestamp = &now }, false},
+		{"a condition turned", func(pr *porchv1alpha1.PackageRevision) {
+			pr.Status.Conditions[0].Status = porchv1alpha1.ConditionFalse
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			next := cached()
+			c.change(next)
+			if got := replayed(cached(), next); got != c.replayed {
+				t.Errorf("replayed = %v, want %v", got, c.replayed)
+			}
+		})
+	}
+}
