@@ -3,7 +3,9 @@ package v1alpha1
 // Annotations people set on forkline's objects.
 const (
 	// AnnotationRetry on a PackageVariant asks forkline to take up again a
-	// sync a person declined (rejected its proposal or deleted its draft).
+	// sync a person declined (rejected its proposal or deleted its draft),
+	// or to go on from what Porch lists when a release forkline saw
+	// published is gone (ReleaseMissing).
 	// Any new value is one request, as Flux's reconcile.fluxcd.io/requestedAt:
 	//   kubectl annotate packagevariant NAME forkline.dev/retry="$(date +%s)" --overwrite
 	// status.lastHandledRetry records the value acted on.

@@ -190,6 +190,9 @@ type SyncRecord struct {
 	// revision is the downstream revision published, e.g. "v3".
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// downstream is the repository/package it was published in.
+	// +optional
+	Downstream string `json:"downstream,omitempty"`
 	// rollback is true when the sync restored an earlier published
 	// revision's content (a pin back to an older release).
 	// +optional
@@ -252,6 +255,13 @@ type PackageVariantStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	RollbackTo string `json:"rollbackTo,omitempty"`
+	// releaseMissingSince is when forkline first found Porch not listing
+	// the newest downstream release history records. forkline does not
+	// start a package over while Porch re-lists its repository (a
+	// re-registered Repository lists nothing at first); after 2 minutes it
+	// asks a person (Stalled, ReleaseMissing).
+	// +optional
+	ReleaseMissingSince *metav1.Time `json:"releaseMissingSince,omitempty"`
 	// history are the last finished syncs, newest first (at most 10).
 	// +optional
 	// +kubebuilder:validation:MaxItems=10

@@ -360,6 +360,10 @@ func (in *PackageVariantStatus) DeepCopyInto(out *PackageVariantStatus) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.ReleaseMissingSince != nil {
+		in, out := &in.ReleaseMissingSince, &out.ReleaseMissingSince
+		*out = (*in).DeepCopy()
+	}
 	if in.History != nil {
 		in, out := &in.History, &out.History
 		*out = make([]SyncRecord, len(*in))

@@ -68,6 +68,9 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	byName(s.downstream)
 	s.published = latestPublished(s.downstream)
 	s.current = upstreamRevisionOf(s.published)
+	if res, err := r.checkRecordedRelease(ctx, s); err != nil || s.done {
+		return res, err
+	}
 	if res, err := r.checkSoleWriter(ctx, s); err != nil || s.done {
 		return res, err
 	}
@@ -193,7 +196,8 @@ func (r *Reconciler) recordPublished(s *scope) {
 	if gateFalse(s.published) {
 		r.event(pv, corev1.EventTypeWarning, "PublishedWithConflicts", "%s", publishedWithConflicts(s.published))
 	}
-	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: s.published.Spec.Revision, StartedAt: sync.StartedAt, FinishedAt: &now, ApprovedBy: "person"}
+	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: s.published.Spec.Revision, StartedAt: sync.StartedAt, FinishedAt: &now, ApprovedBy: "person",
+		Downstream: packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}
 	if s.published.Annotations[v1.AnnotationApprovedAt] != "" {
 		rec.ApprovedBy = "forkline"
 	}

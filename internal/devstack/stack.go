@@ -154,6 +154,31 @@ func (s *Stack) Stop() {
 	}
 }
 
+// KeepLogs copies the stack's process logs (porch-server, kube-apiserver,
+// ...) to a new directory under the system's temporary directory, so a
+// failed run can be read after Stop removed the stack; it returns that
+// directory.
+func (s *Stack) KeepLogs() (string, error) {
+	logs, err := filepath.Glob(filepath.Join(s.Dir, "*.log"))
+	if err != nil || len(logs) == 0 {
+		return "", fmt.Errorf("no logs in %s: %v", s.Dir, err)
+	}
+	kept, err := os.MkdirTemp("", "forkline-failed-run-")
+	if err != nil {
+		return "", err
+	}
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			return kept, err
+		}
+		if err := os.WriteFile(filepath.Join(kept, filepath.Base(l)), b, 0o644); err != nil {
+			return kept, err
+		}
+	}
+	return kept, nil
+}
+
 // Alive reports the first process that has died, if any.
 func (s *Stack) Alive() error {
 	for _, p := range s.procs {

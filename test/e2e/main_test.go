@@ -60,5 +60,12 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "installing forkline's RBAC: %v\n", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if code != 0 || os.Getenv("FORKLINE_KEEP_LOGS") != "" {
+		// porch-server's log is most often what explains a failure.
+		if kept, err := s.KeepLogs(); err == nil {
+			fmt.Printf("stack: the logs of this run are kept in %s\n", kept)
+		}
+	}
+	return code
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -667,4 +668,62 @@ func names(prs []porchv1alpha1.PackageRevision) []string {
 		out = append(out, pr.Name)
 	}
 	return out
+}
+
+// TestReleaseNotListedIsWaitedFor: Porch stops listing the release a
+// variant published (its tag is gone from git for a while, as when Porch
+// re-lists a re-registered Repository). forkline does not take the
+// package for empty and start it over from a fresh clone of the upstream:
+// it waits, says why, and carries on once Porch lists the release again.
+func TestReleaseNotListedIsWaitedFor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ns := "miss-e2e"
+	if err := smoke.PushUpstreamReleases(env, "miss-upstream", "app", "1.21.2"); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, ns, "miss-upstream", "app", "v1.21.2", "miss-down")
+	stop := startManager(t)
+	defer stop()
+	pv := newVariant(ns, "a", "miss-upstream", "miss-down", "1.21.x", v1.DeletionOrphan)
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	got := v.waitVariant("v1.21.2 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
+	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
+	upToDate := func(pv *v1.PackageVariant) bool {
+		return meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionUpToDate) && pv.Status.Upstream.Current == "v1.21.2" && pv.Status.ReleaseMissingSince == nil
+	}
+	v.waitVariant("published", time.Minute, upToDate)
+	before := lsRemote(t, "miss-down")
+
+	// The tag goes away (a clone keeps it to push back).
+	clone := t.TempDir()
+	url := env.Git.RepoURL("miss-down")
+	if _, err := devstack.GitOutput("", "clone", "--quiet", url, clone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devstack.GitOutput(clone, "push", "--quiet", url, ":refs/tags/app/v1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("while Porch does not list v1: %s", settle(ctx, t, pv, want(kstatus.InProgressStatus, "ReleaseNotListed", "does not list v1", "instead of starting the package over")))
+	time.Sleep(gcGrace)
+	during := lsRemote(t, "miss-down")
+	for _, pr := range v.downstreamOf("miss-down") {
+		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished {
+			t.Errorf("forkline started the package over while v1 was not listed: %s is %s", pr.Name, pr.Spec.Lifecycle)
+		}
+	}
+
+	// The tag is back: the branch is where it was, with nothing new.
+	if _, err := devstack.GitOutput(clone, "push", "--quiet", url, "refs/tags/app/v1:refs/tags/app/v1"); err != nil {
+		t.Fatal(err)
+	}
+	v.waitVariant("up to date on v1.21.2 again", 2*time.Minute, upToDate)
+	after := lsRemote(t, "miss-down")
+	t.Logf("git ls-remote miss-down\n  before: %s\n  while the tag was gone: %s\n  after:  %s", before, during, after)
+	if after != before {
+		t.Errorf("git changed: before %s, after %s", before, after)
+	}
 }
