@@ -247,10 +247,7 @@ func TestRollbackRestoresExactly(t *testing.T) {
 	pv := newVariant(ns, "app", "rb-upstream", "rb-down", "1.21.x", v1.DeletionOrphan)
 	tomorrow := time.Now().UTC().Add(24 * time.Hour).Weekday()
 	pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval, Windows: []v1.ApprovalWindow{{Days: []v1.Weekday{v1.Weekday(tomorrow.String())}, Start: "00:00", End: "24:00"}}}
-	if err := env.Client.Create(ctx, pv); err != nil {
-		t.Fatal(err)
-	}
-	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	v := createVariant(ctx, t, ns, pv)
 	got := v.waitVariant("v1.21.2 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft) // the window is closed: a person approves
 
@@ -334,10 +331,7 @@ func TestHealthCheckRollsBack(t *testing.T) {
 	soak := 20 * time.Second
 	pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval, SoakTime: &metav1.Duration{Duration: soak},
 		HealthCheck: &v1.HealthCheck{APIVersion: "health.test.forkline.dev/v1", Kind: "Rollout", Name: "app"}}
-	if err := env.Client.Create(ctx, pv); err != nil {
-		t.Fatal(err)
-	}
-	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	v := createVariant(ctx, t, ns, pv)
 	awaiting := func(gate string) func(*v1.PackageVariant) bool {
 		return func(pv *v1.PackageVariant) bool {
 			c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack/smoke"
@@ -50,10 +49,7 @@ func TestMetricsMoveWithASync(t *testing.T) {
 	pv := newVariant(ns, "app", "met-upstream", "met-down", "1.0.x", v1.DeletionOrphan)
 	pv.Spec.Pin = &v1.Pin{Revision: "v1.0.0", Reason: "one release at a time"}
 	pv.Labels = map[string]string{"forkline.dev/shard": "metrics-e2e"}
-	if err := env.Client.Create(ctx, pv); err != nil {
-		t.Fatal(err)
-	}
-	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	v := createVariant(ctx, t, ns, pv)
 	got := v.waitVariant("v1.0.0 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
 	series := func(name, labels string) string { return name + "{" + labels + "}" }
 	variant := `namespace="met-e2e",variant="app"`

@@ -93,6 +93,15 @@ type variantTest struct {
 	key client.ObjectKey
 }
 
+// createVariant creates pv and returns the handle the test follows it by.
+func createVariant(ctx context.Context, t *testing.T, ns string, pv *v1.PackageVariant) *variantTest {
+	t.Helper()
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	return &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+}
+
 // waitVariant polls the variant until cond holds, showing its status on
 // timeout.
 func (v *variantTest) waitVariant(what string, timeout time.Duration, cond func(*v1.PackageVariant) bool) *v1.PackageVariant {

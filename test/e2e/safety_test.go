@@ -265,10 +265,7 @@ func TestCollectedRecordsLoseNothing(t *testing.T) {
 	stop := startManager(t)
 	defer stop()
 	pv := newVariant(ns, "a", "gc-upstream", "gc-down", "1.21.x", v1.DeletionDelete)
-	if err := env.Client.Create(ctx, pv); err != nil {
-		t.Fatal(err)
-	}
-	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	v := createVariant(ctx, t, ns, pv)
 	got := v.waitVariant("v1.21.2 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
 	got = v.waitVariant("v1.21.3 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.3"))
@@ -569,10 +566,7 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 
 	// A second variant on the same package stalls, naming the owner.
 	b := newVariant(ns, "b", "own-upstream", "own-down", "1.21.x", v1.DeletionDelete)
-	if err := env.Client.Create(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	vb := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(b)}
+	vb := createVariant(ctx, t, ns, b)
 	gotB := vb.waitVariant("stalled", time.Minute, func(pv *v1.PackageVariant) bool {
 		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionStalled)
 		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "DownstreamManagedByAnother"
@@ -686,10 +680,7 @@ func TestReleaseNotListedIsWaitedFor(t *testing.T) {
 	stop := startManager(t)
 	defer stop()
 	pv := newVariant(ns, "a", "miss-upstream", "miss-down", "1.21.x", v1.DeletionOrphan)
-	if err := env.Client.Create(ctx, pv); err != nil {
-		t.Fatal(err)
-	}
-	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	v := createVariant(ctx, t, ns, pv)
 	got := v.waitVariant("v1.21.2 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
 	upToDate := func(pv *v1.PackageVariant) bool {

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
@@ -54,10 +52,7 @@ func TestAuthorsStepRendersInADraft(t *testing.T) {
 
 	pv := newVariant(ns, "app", "steps-upstream", "steps-down", "1.0.x", v1.DeletionOrphan)
 	pv.Spec.Pipeline = &v1.Pipeline{Mutators: []v1.Function{{Image: authorsStepImage, ConfigMap: map[string]string{"team": "payments"}}}}
-	if err := env.Client.Create(ctx, pv); err != nil {
-		t.Fatal(err)
-	}
-	v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKeyFromObject(pv)}
+	v := createVariant(ctx, t, ns, pv)
 	got := v.waitVariant("v1.0.0 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
 	files := v.draftResources(got.Status.Sync.Draft)
 	mustContain(t, "the proposed deployment.yaml", files["deployment.yaml"], "owner: payments")
