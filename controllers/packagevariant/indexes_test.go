@@ -13,6 +13,7 @@ func TestReplayedRevisionIsNotAChange(t *testing.T) {
 	cached := func() *porchv1alpha1.PackageRevision {
 		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{
 			Name: "d", ResourceVersion: "c1", Annotations: map[string]string{"a": "1"},
+			Labels: map[string]string{porchv1alpha1.LatestPackageRevisionKey: porchv1alpha1.LatestPackageRevisionValue},
 		}}
 		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
 		pr.Status.Conditions = []porchv1alpha1.Condition{{Type: "forkline.dev/conflicts-resolved", Status: porchv1alpha1.ConditionTrue}}
@@ -28,6 +29,10 @@ func TestReplayedRevisionIsNotAChange(t *testing.T) {
 		{"only managed fields differ", func(pr *porchv1alpha1.PackageRevision) {
 			pr.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "porch"}}
 		}, true},
+		{"no longer the latest revision (Porch sends no event for that)", func(pr *porchv1alpha1.PackageRevision) {
+			pr.Labels = nil
+		}, true},
+		{"a label a person set", func(pr *porchv1alpha1.PackageRevision) { pr.Labels["team"] = "web" }, false},
 		{"a new commit", func(pr *porchv1alpha1.PackageRevision) { pr.ResourceVersion = "c2" }, false},
 		{"rejected: same commit, back to Draft", func(pr *porchv1alpha1.PackageRevision) {
 			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft
