@@ -96,7 +96,7 @@ func SetPhase(namespace, variant, phase string) {
 // group and verb: those to porch.kpt.dev are what forkline costs Porch.
 var APIRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "forkline_api_requests_total",
-	Help: "Requests the manager sent the API server, by API group (porch.kpt.dev, forkline.dev, core, ...) and verb (WATCH for watches).",
+	Help: "Requests the manager sent the API server, by API group (porch.kpt.dev, forkline.dev, core, ...) and verb (WATCH for watches, LIST for reads of a collection).",
 }, []string{"group", "verb"})
 
 // CountRequests wraps a client transport so APIRequests counts what it
@@ -125,9 +125,37 @@ func apiGroup(path string) string {
 	return "other"
 }
 
+// requestVerb is the request's HTTP method, but WATCH for a watch and
+// LIST for a GET of a collection: an informer's re-list is not a read of
+// one object, and the two cost Porch very differently.
 func requestVerb(req *http.Request) string {
-	if req.Method == http.MethodGet && req.URL.Query().Get("watch") == "true" {
+	if req.Method != http.MethodGet {
+		return req.Method
+	}
+	if req.URL.Query().Get("watch") == "true" {
 		return "WATCH"
 	}
+	if isCollection(req.URL.Path) {
+		return "LIST"
+	}
 	return req.Method
+}
+
+// isCollection says a resource path names a collection
+// (/apis/g/v/namespaces/ns/things, /api/v1/things), not one object or a
+// discovery document.
+func isCollection(path string) bool {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(parts) >= 2 && parts[0] == "api":
+		parts = parts[2:] // api, v1
+	case len(parts) >= 3 && parts[0] == "apis":
+		parts = parts[3:] // apis, group, version
+	default:
+		return false
+	}
+	if len(parts) >= 3 && parts[0] == "namespaces" {
+		parts = parts[2:]
+	}
+	return len(parts) == 1
 }

@@ -24,13 +24,19 @@ func TestCountRequests(t *testing.T) {
 		method, path string
 		group, verb  string
 	}{
-		"porch create":   {http.MethodPost, "/apis/porch.kpt.dev/v1alpha1/namespaces/ns/packagerevisions", "porch.kpt.dev", "POST"},
-		"status patch":   {http.MethodPatch, "/apis/forkline.dev/v1alpha1/namespaces/ns/packagevariants/a/status", "forkline.dev", "PATCH"},
-		"core event":     {http.MethodPost, "/api/v1/namespaces/ns/events", "core", "POST"},
-		"a watch":        {http.MethodGet, "/apis/porch.kpt.dev/v1alpha1/packagerevisions?watch=true", "porch.kpt.dev", "WATCH"},
-		"discovery":      {http.MethodGet, "/apis", "other", "GET"},
-		"health":         {http.MethodGet, "/healthz", "other", "GET"},
-		"core discovery": {http.MethodGet, "/api", "other", "GET"},
+		"porch create":    {http.MethodPost, "/apis/porch.kpt.dev/v1alpha1/namespaces/ns/packagerevisions", "porch.kpt.dev", "POST"},
+		"status patch":    {http.MethodPatch, "/apis/forkline.dev/v1alpha1/namespaces/ns/packagevariants/a/status", "forkline.dev", "PATCH"},
+		"core event":      {http.MethodPost, "/api/v1/namespaces/ns/events", "core", "POST"},
+		"a watch":         {http.MethodGet, "/apis/porch.kpt.dev/v1alpha1/packagerevisions?watch=true", "porch.kpt.dev", "WATCH"},
+		"porch read":      {http.MethodGet, "/apis/porch.kpt.dev/v1alpha1/namespaces/ns/packagerevisions/d", "porch.kpt.dev", "GET"},
+		"porch re-list":   {http.MethodGet, "/apis/porch.kpt.dev/v1alpha1/packagerevisions", "porch.kpt.dev", "LIST"},
+		"list in a ns":    {http.MethodGet, "/api/v1/namespaces/ns/configmaps", "core", "LIST"},
+		"a namespace":     {http.MethodGet, "/api/v1/namespaces/ns", "core", "GET"},
+		"namespaces":      {http.MethodGet, "/api/v1/namespaces", "core", "LIST"},
+		"group discovery": {http.MethodGet, "/apis/porch.kpt.dev/v1alpha1", "porch.kpt.dev", "GET"},
+		"discovery":       {http.MethodGet, "/apis", "other", "GET"},
+		"health":          {http.MethodGet, "/healthz", "other", "GET"},
+		"core discovery":  {http.MethodGet, "/api", "other", "GET"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
