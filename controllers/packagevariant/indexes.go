@@ -63,7 +63,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 // deletion always is, whatever the revision looked like.
 func (r *Reconciler) revisionEvents() handler.Funcs {
 	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], skipEchoes bool) {
-		for _, req := range r.variantsFor(ctx, o, skipEchoes) {
+		for _, req := range r.variantsFor(ctx, o, skipEchoes, false) {
 			q.Add(req)
 		}
 	}
@@ -75,7 +75,9 @@ func (r *Reconciler) revisionEvents() handler.Funcs {
 			if replayed(e.ObjectOld, e.ObjectNew) {
 				return
 			}
-			enqueue(ctx, e.ObjectNew, q, true)
+			for _, req := range r.variantsFor(ctx, e.ObjectNew, true, republished(e.ObjectOld, e.ObjectNew)) {
+				q.Add(req)
+			}
 		},
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueue(ctx, e.Object, q, false)
@@ -128,10 +130,26 @@ func withoutLatest(labels map[string]string) map[string]string {
 	return out
 }
 
+// republished says an update changes only what Porch records of a publish
+// once it re-lists the revision from git (the time and author of the
+// approval's commit instead of the draft's): something forkline reads of
+// an upstream release (its age), but not of a downstream one.
+func republished(old, new client.Object) bool {
+	o, ok1 := old.(*porchv1alpha1.PackageRevision)
+	n, ok2 := new.(*porchv1alpha1.PackageRevision)
+	if !ok1 || !ok2 {
+		return false
+	}
+	o = o.DeepCopy()
+	o.CreationTimestamp, o.Status.PublishedAt, o.Status.PublishedBy = n.CreationTimestamp, n.Status.PublishedAt, n.Status.PublishedBy
+	return replayed(o, n)
+}
+
 // variantsFor maps a PackageRevision to the variants that follow its
 // package upstream or write it downstream, without those for which it is
-// their own last write when skipEchoes is set.
-func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoes bool) []reconcile.Request {
+// their own last write when skipEchoes is set, and without those that
+// write it when skipDownstream is.
+func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoes, skipDownstream bool) []reconcile.Request {
 	pr, ok := o.(*porchv1alpha1.PackageRevision)
 	if !ok {
 		return nil
@@ -142,6 +160,9 @@ func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoe
 	for _, index := range []string{indexUpstream, indexDownstream} {
 		var list v1.PackageVariantList
 		if err := r.client.List(ctx, &list, client.InNamespace(pr.Namespace), client.MatchingFields{index: key}); err != nil {
+			continue
+		}
+		if skipDownstream && index == indexDownstream {
 			continue
 		}
 		for _, pv := range list.Items {

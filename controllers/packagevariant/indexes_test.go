@@ -52,3 +52,28 @@ func TestReplayedRevisionIsNotAChange(t *testing.T) {
 		})
 	}
 }
+
+// Porch re-lists a revision it published with the approval commit's time
+// and author: news for an upstream release's age, not for the branch that
+// wrote it.
+func TestRepublishedIsOnlyThePublishRecord(t *testing.T) {
+	published := func() *porchv1alpha1.PackageRevision {
+		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "v1", ResourceVersion: "c1", CreationTimestamp: metav1.Unix(100, 0)}}
+		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+		pr.Status.PublishedAt = metav1.Unix(100, 0)
+		return pr
+	}
+	relisted := published()
+	relisted.CreationTimestamp, relisted.Status.PublishedAt, relisted.Status.PublishedBy = metav1.Unix(103, 0), metav1.Unix(103, 0), "porch@kpt.dev"
+	if replayed(published(), relisted) {
+		t.Error("a new publish time is a change for an upstream release's age")
+	}
+	if !republished(published(), relisted) {
+		t.Error("republished = false for a change of the publish record alone")
+	}
+	proposedForDeletion := relisted.DeepCopy()
+	proposedForDeletion.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDeletionProposed
+	if republished(published(), proposedForDeletion) {
+		t.Error("republished = true for a lifecycle change")
+	}
+}
