@@ -159,10 +159,10 @@ func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoe
 	var reqs []reconcile.Request
 	for _, index := range []string{indexUpstream, indexDownstream} {
 		var list v1.PackageVariantList
-		if err := r.client.List(ctx, &list, client.InNamespace(pr.Namespace), client.MatchingFields{index: key}); err != nil {
+		if skipDownstream && index == indexDownstream {
 			continue
 		}
-		if skipDownstream && index == indexDownstream {
+		if err := r.client.List(ctx, &list, client.InNamespace(pr.Namespace), client.MatchingFields{index: key}); err != nil {
 			continue
 		}
 		for _, pv := range list.Items {

@@ -33,8 +33,7 @@ func recordedRelease(pv *v1.PackageVariant) (string, int) {
 		if rec.Phase != v1.PhasePublished || rec.Downstream != downstream {
 			continue
 		}
-		pr := porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Revision: rec.Revision}}
-		if n := revisionNumber(&pr); n > bestN {
+		if n := releaseNumber(rec.Revision); n > bestN {
 			best, bestN = rec.Revision, n
 		}
 	}
@@ -83,8 +82,7 @@ func (r *Reconciler) checkRecordedRelease(ctx context.Context, s *scope) (ctrl.R
 		// what Porch lists, so the next reconcile does not stop again.
 		listed := newestListed(fresh.Items)
 		pv.Status.History = slices.DeleteFunc(pv.Status.History, func(rec v1.SyncRecord) bool {
-			pr := porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Revision: rec.Revision}}
-			return revisionNumber(&pr) > listed
+			return releaseNumber(rec.Revision) > listed
 		})
 		pv.Status.ReleaseMissingSince = nil
 		r.event(pv, corev1.EventTypeNormal, "Retrying", "going on from what Porch lists of package %q without %s, as %s asked", pv.Spec.DownstreamPackage(), recorded, v1.AnnotationRetry)

@@ -124,8 +124,11 @@ func latestPublished(prs []porchv1alpha1.PackageRevision) *porchv1alpha1.Package
 }
 
 // revisionNumber is N of a vN revision, -1 for any other (main, a draft).
-func revisionNumber(pr *porchv1alpha1.PackageRevision) int {
-	m := downstreamRevision.FindStringSubmatch(pr.Spec.Revision)
+func revisionNumber(pr *porchv1alpha1.PackageRevision) int { return releaseNumber(pr.Spec.Revision) }
+
+// releaseNumber is N of a revision name "vN", -1 for any other.
+func releaseNumber(revision string) int {
+	m := downstreamRevision.FindStringSubmatch(revision)
 	if m == nil {
 		return -1
 	}
