@@ -31,10 +31,11 @@ type manager struct {
 	metrics string // its metrics endpoint
 }
 
-// requests reads the manager's requests so far by verb (WATCH apart from
-// GET: an informer renews its watch every few minutes) and how many of
-// them went to Porch, from forkline_api_requests_total.
-func (m *manager) requests() (byVerb map[string]float64, porch float64, err error) {
+// requests reads the manager's requests so far by API group and verb
+// ("porch.kpt.dev GET"; WATCH apart from GET: an informer renews its watch
+// every few minutes) and how many of them went to Porch, from
+// forkline_api_requests_total.
+func (m *manager) requests() (byGroupVerb map[string]float64, porch float64, err error) {
 	resp, err := http.Get(m.metrics)
 	if err != nil {
 		return nil, 0, err
@@ -45,7 +46,7 @@ func (m *manager) requests() (byVerb map[string]float64, porch float64, err erro
 	if err != nil {
 		return nil, 0, err
 	}
-	byVerb = map[string]float64{}
+	byGroupVerb = map[string]float64{}
 	if f := families["forkline_api_requests_total"]; f != nil {
 		for _, m := range f.Metric {
 			var group, verb string
@@ -57,13 +58,13 @@ func (m *manager) requests() (byVerb map[string]float64, porch float64, err erro
 					verb = l.GetValue()
 				}
 			}
-			byVerb[verb] += m.GetCounter().GetValue()
+			byGroupVerb[group+" "+verb] += m.GetCounter().GetValue()
 			if group == "porch.kpt.dev" {
 				porch += m.GetCounter().GetValue()
 			}
 		}
 	}
-	return byVerb, porch, nil
+	return byGroupVerb, porch, nil
 }
 
 // startPolicy creates the policy that selects the fleet's labelled

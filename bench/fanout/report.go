@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,8 +34,8 @@ type probe struct {
 func newProbe(s *devstack.Stack, m *manager, fl *floor) *probe { return &probe{s: s, m: m, fl: fl} }
 
 type sample struct {
-	requests             map[string]float64
-	porch                float64 // requests to porch.kpt.dev
+	requests             map[string]float64 // by "group verb"
+	porch                float64            // requests to porch.kpt.dev
 	manager, api, porchd float64
 }
 
@@ -46,9 +47,10 @@ func (p *probe) sample(w who) (sample, error) {
 			return out, fmt.Errorf("scraping the manager's metrics: %w", err)
 		}
 	} else {
-		out.requests = p.fl.requests.snapshot()
 		// The floor calls Porch and nothing else.
-		for _, n := range out.requests {
+		out.requests = map[string]float64{}
+		for verb, n := range p.fl.requests.snapshot() {
+			out.requests[porchGroup+" "+verb] = n
 			out.porch += n
 		}
 	}
@@ -67,9 +69,9 @@ func (p *probe) sample(w who) (sample, error) {
 // cell is one phase run by one party.
 type cell struct {
 	took                 time.Duration
-	requests             map[string]float64
-	porch                float64 // requests to porch.kpt.dev
-	manager, api, porchd float64 // CPU seconds
+	requests             map[string]float64 // by "group verb"
+	porch                float64            // requests to porch.kpt.dev
+	manager, api, porchd float64            // CPU seconds
 }
 
 func (c *cell) total() float64 {
@@ -152,6 +154,12 @@ func (r *report) print(w io.Writer) {
 	r.ratioTable(w, "Of those, requests to Porch (porch.kpt.dev), per variant:", func(c *cell) string {
 		return fmt.Sprintf("%.0f (%.1f)", c.porch, c.porch/float64(r.n))
 	}, porch)
+	fmt.Fprintf(w, "\nforkline's requests by API group and verb:\n\n| phase | forkline |\n|---|---|\n")
+	for _, rw := range r.rows {
+		if c := rw.cells[forkline]; c != nil {
+			fmt.Fprintf(w, "| %s | %s |\n", rw.name, byGroup(c.requests))
+		}
+	}
 	fmt.Fprintf(w, "\nCPU seconds (forkline's manager / kube-apiserver / porch-server):\n\n| phase | %s |\n|---|---|---|---|\n", strings.Join(columns[:], " | "))
 	for _, rw := range r.rows {
 		line := []string{rw.name}
@@ -198,17 +206,42 @@ func ratio(ours, floor *cell, of func(*cell) float64) string {
 	return fmt.Sprintf("%.2fx", of(ours)/of(floor))
 }
 
+const porchGroup = "porch.kpt.dev"
+
+// byVerb sums requests keyed "group verb" by verb: "GET 2, POST 10".
 func byVerb(requests map[string]float64) string {
-	verbs := make([]string, 0, len(requests))
-	for v := range requests {
-		verbs = append(verbs, v)
+	verbs := map[string]float64{}
+	for k, n := range requests {
+		_, verb, _ := strings.Cut(k, " ")
+		verbs[verb] += n
 	}
-	sort.Strings(verbs)
-	parts := make([]string, 0, len(verbs))
-	for _, v := range verbs {
-		parts = append(parts, fmt.Sprintf("%s %.0f", v, requests[v]))
+	return joinCounts(verbs, ", ")
+}
+
+// byGroup lists requests keyed "group verb" as they are, a group after
+// another: "core POST 10; porch.kpt.dev GET 2, POST 10".
+func byGroup(requests map[string]float64) string {
+	groups := map[string]map[string]float64{}
+	for k, n := range requests {
+		group, verb, _ := strings.Cut(k, " ")
+		if groups[group] == nil {
+			groups[group] = map[string]float64{}
+		}
+		groups[group][verb] += n
 	}
-	return strings.Join(parts, ", ")
+	parts := make([]string, 0, len(groups))
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
+		parts = append(parts, g+" "+joinCounts(groups[g], ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func joinCounts(counts map[string]float64, sep string) string {
+	parts := make([]string, 0, len(counts))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, counts[k]))
+	}
+	return strings.Join(parts, sep)
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -63,7 +63,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 // deletion always is, whatever the revision looked like.
 func (r *Reconciler) revisionEvents() handler.Funcs {
 	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], skipEchoes bool) {
-		for _, req := range r.variantsFor(ctx, o, skipEchoes, false) {
+		for _, req := range r.variantsFor(ctx, o, skipEchoes, sides{upstream: true, downstream: true}) {
 			q.Add(req)
 		}
 	}
@@ -72,10 +72,17 @@ func (r *Reconciler) revisionEvents() handler.Funcs {
 			enqueue(ctx, e.Object, q, true)
 		},
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			if replayed(e.ObjectOld, e.ObjectNew) {
+			w := wakes(e.ObjectOld, e.ObjectNew)
+			if w == (sides{}) {
 				return
 			}
-			for _, req := range r.variantsFor(ctx, e.ObjectNew, true, republished(e.ObjectOld, e.ObjectNew)) {
+			reqs := r.variantsFor(ctx, e.ObjectNew, true, w)
+			if len(reqs) > 0 {
+				// Why a variant reconciles with nothing of its own changing.
+				ctrl.Log.WithName("packagevariant").V(1).Info("revision changed", "namespace", e.ObjectNew.GetNamespace(), "revision", e.ObjectNew.GetName(),
+					"changed", changedParts(e.ObjectOld, e.ObjectNew), "variants", len(reqs))
+			}
+			for _, req := range reqs {
 				q.Add(req)
 			}
 		},
@@ -130,26 +137,69 @@ func withoutLatest(labels map[string]string) map[string]string {
 	return out
 }
 
-// republished says an update changes only what Porch records of a publish
-// once it re-lists the revision from git (the time and author of the
-// approval's commit instead of the draft's): something forkline reads of
-// an upstream release (its age), but not of a downstream one.
-func republished(old, new client.Object) bool {
+// sides says which variants an update of a revision is news for: those
+// that follow its package upstream, and those that write it downstream.
+type sides struct{ upstream, downstream bool }
+
+// wakes says whom an update concerns. Once Porch re-lists a revision it
+// published from git, it carries the approval commit's time and author
+// instead of the draft's (creationTimestamp, publishedAt, publishedBy).
+// forkline reads an upstream release's publishedAt (its age) and nothing
+// of that record of a downstream revision.
+func wakes(old, new client.Object) sides {
+	if replayed(old, new) {
+		return sides{}
+	}
 	o, ok1 := old.(*porchv1alpha1.PackageRevision)
 	n, ok2 := new.(*porchv1alpha1.PackageRevision)
 	if !ok1 || !ok2 {
-		return false
+		return sides{upstream: true, downstream: true}
 	}
-	o = o.DeepCopy()
-	o.CreationTimestamp, o.Status.PublishedAt, o.Status.PublishedBy = n.CreationTimestamp, n.Status.PublishedAt, n.Status.PublishedBy
-	return replayed(o, n)
+	record := o.DeepCopy()
+	record.CreationTimestamp, record.Status.PublishedAt, record.Status.PublishedBy = n.CreationTimestamp, n.Status.PublishedAt, n.Status.PublishedBy
+	if !replayed(record, n) {
+		return sides{upstream: true, downstream: true}
+	}
+	return sides{upstream: !o.Status.PublishedAt.Equal(&n.Status.PublishedAt)}
+}
+
+// changedParts names what differs between two versions of a revision, for
+// the debug log of what woke a variant.
+func changedParts(old, new client.Object) []string {
+	o, ok1 := old.(*porchv1alpha1.PackageRevision)
+	n, ok2 := new.(*porchv1alpha1.PackageRevision)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	var parts []string
+	for _, c := range []struct {
+		name string
+		same bool
+	}{
+		{"resourceVersion", o.ResourceVersion == n.ResourceVersion},
+		{"labels", equality.Semantic.DeepEqual(withoutLatest(o.Labels), withoutLatest(n.Labels))},
+		{"annotations", equality.Semantic.DeepEqual(o.Annotations, n.Annotations)},
+		{"finalizers", equality.Semantic.DeepEqual(o.Finalizers, n.Finalizers)},
+		{"ownerReferences", equality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences)},
+		{"creationTimestamp", o.CreationTimestamp.Equal(&n.CreationTimestamp)},
+		{"deletionTimestamp", o.DeletionTimestamp.Equal(n.DeletionTimestamp)},
+		{"spec", equality.Semantic.DeepEqual(o.Spec, n.Spec)},
+		{"status.publishedAt", o.Status.PublishedAt.Equal(&n.Status.PublishedAt)},
+		{"status.publishedBy", o.Status.PublishedBy == n.Status.PublishedBy},
+		{"status.conditions", equality.Semantic.DeepEqual(o.Status.Conditions, n.Status.Conditions)},
+	} {
+		if !c.same {
+			parts = append(parts, c.name)
+		}
+	}
+	return parts
 }
 
 // variantsFor maps a PackageRevision to the variants that follow its
-// package upstream or write it downstream, without those for which it is
-// their own last write when skipEchoes is set, and without those that
-// write it when skipDownstream is.
-func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoes, skipDownstream bool) []reconcile.Request {
+// package upstream or write it downstream, as far as the revision is news
+// for that side, without those for which it is their own last write when
+// skipEchoes is set.
+func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoes bool, news sides) []reconcile.Request {
 	pr, ok := o.(*porchv1alpha1.PackageRevision)
 	if !ok {
 		return nil
@@ -159,7 +209,7 @@ func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoe
 	var reqs []reconcile.Request
 	for _, index := range []string{indexUpstream, indexDownstream} {
 		var list v1.PackageVariantList
-		if skipDownstream && index == indexDownstream {
+		if (index == indexUpstream && !news.upstream) || (index == indexDownstream && !news.downstream) {
 			continue
 		}
 		if err := r.client.List(ctx, &list, client.InNamespace(pr.Namespace), client.MatchingFields{index: key}); err != nil {

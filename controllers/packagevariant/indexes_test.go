@@ -54,26 +54,43 @@ func TestReplayedRevisionIsNotAChange(t *testing.T) {
 }
 
 // Porch re-lists a revision it published with the approval commit's time
-// and author: news for an upstream release's age, not for the branch that
-// wrote it.
-func TestRepublishedIsOnlyThePublishRecord(t *testing.T) {
+// and author: news for an upstream release's age when its publishedAt
+// moves, never for the branch that wrote it.
+func TestWakesOnlyWhomTheUpdateConcerns(t *testing.T) {
 	published := func() *porchv1alpha1.PackageRevision {
 		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "v1", ResourceVersion: "c1", CreationTimestamp: metav1.Unix(100, 0)}}
 		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
 		pr.Status.PublishedAt = metav1.Unix(100, 0)
 		return pr
 	}
-	relisted := published()
-	relisted.CreationTimestamp, relisted.Status.PublishedAt, relisted.Status.PublishedBy = metav1.Unix(103, 0), metav1.Unix(103, 0), "porch@kpt.dev"
-	if replayed(published(), relisted) {
-		t.Error("a new publish time is a change for an upstream release's age")
-	}
-	if !republished(published(), relisted) {
-		t.Error("republished = false for a change of the publish record alone")
-	}
-	proposedForDeletion := relisted.DeepCopy()
-	proposedForDeletion.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDeletionProposed
-	if republished(published(), proposedForDeletion) {
-		t.Error("republished = true for a lifecycle change")
+	both := sides{upstream: true, downstream: true}
+	for _, c := range []struct {
+		name   string
+		change func(*porchv1alpha1.PackageRevision)
+		want   sides
+	}{
+		{"the same revision replayed", func(*porchv1alpha1.PackageRevision) {}, sides{}},
+		{"commit time and author only", func(pr *porchv1alpha1.PackageRevision) {
+			pr.CreationTimestamp, pr.Status.PublishedBy = metav1.Unix(103, 0), "porch@kpt.dev"
+		}, sides{}},
+		{"a new publish time", func(pr *porchv1alpha1.PackageRevision) {
+			pr.CreationTimestamp, pr.Status.PublishedAt, pr.Status.PublishedBy = metav1.Unix(103, 0), metav1.Unix(103, 0), "porch@kpt.dev"
+		}, sides{upstream: true}},
+		{"a lifecycle change with a new publish time", func(pr *porchv1alpha1.PackageRevision) {
+			pr.Status.PublishedAt = metav1.Unix(103, 0)
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDeletionProposed
+		}, both},
+		{"a new commit", func(pr *porchv1alpha1.PackageRevision) { pr.ResourceVersion = "c2" }, both},
+		{"an annotation", func(pr *porchv1alpha1.PackageRevision) {
+			pr.Annotations = map[string]string{"forkline.dev/variant": "u"}
+		}, both},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			next := published()
+			c.change(next)
+			if got := wakes(published(), next); got != c.want {
+				t.Errorf("wakes = %+v, want %+v (changed: %v)", got, c.want, changedParts(published(), next))
+			}
+		})
 	}
 }

@@ -124,6 +124,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	log.FromContext(ctx).V(1).Info("reconciling", "resourceVersion", pv.ResourceVersion)
 	before := pv.DeepCopy()
 	s := &scope{pv: pv, now: r.now(), before: before.Status.Conditions}
 	dropDomainConditions(pv)
