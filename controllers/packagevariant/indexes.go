@@ -146,6 +146,12 @@ type sides struct{ upstream, downstream bool }
 // instead of the draft's (creationTimestamp, publishedAt, publishedBy).
 // forkline reads an upstream release's publishedAt (its age) and nothing
 // of that record of a downstream revision.
+//
+// A branch's placeholder (the package as the registered branch has it,
+// revision "main") is not a release and not a draft: forkline reads
+// nothing of it. Its resourceVersion is the branch's head commit, so each
+// approval of any package in the repository moves every other package's
+// placeholder, 1,225 updates for 50 packages approved one by one.
 func wakes(old, new client.Object) sides {
 	if replayed(old, new) {
 		return sides{}
@@ -155,12 +161,21 @@ func wakes(old, new client.Object) sides {
 	if !ok1 || !ok2 {
 		return sides{upstream: true, downstream: true}
 	}
+	if placeholder(o) && placeholder(n) {
+		return sides{}
+	}
 	record := o.DeepCopy()
 	record.CreationTimestamp, record.Status.PublishedAt, record.Status.PublishedBy = n.CreationTimestamp, n.Status.PublishedAt, n.Status.PublishedBy
 	if !replayed(record, n) {
 		return sides{upstream: true, downstream: true}
 	}
 	return sides{upstream: !o.Status.PublishedAt.Equal(&n.Status.PublishedAt)}
+}
+
+// placeholder says pr is a branch's placeholder: published, but with no
+// release's revision (v1, v0.9.0).
+func placeholder(pr *porchv1alpha1.PackageRevision) bool {
+	return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && !releaseRevision.MatchString(pr.Spec.Revision)
 }
 
 // changedParts names what differs between two versions of a revision, for

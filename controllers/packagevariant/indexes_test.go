@@ -59,7 +59,7 @@ func TestReplayedRevisionIsNotAChange(t *testing.T) {
 func TestWakesOnlyWhomTheUpdateConcerns(t *testing.T) {
 	published := func() *porchv1alpha1.PackageRevision {
 		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "v1", ResourceVersion: "c1", CreationTimestamp: metav1.Unix(100, 0)}}
-		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+		pr.Spec.Lifecycle, pr.Spec.Revision = porchv1alpha1.PackageRevisionLifecyclePublished, "v1"
 		pr.Status.PublishedAt = metav1.Unix(100, 0)
 		return pr
 	}
@@ -90,6 +90,41 @@ func TestWakesOnlyWhomTheUpdateConcerns(t *testing.T) {
 			c.change(next)
 			if got := wakes(published(), next); got != c.want {
 				t.Errorf("wakes = %+v, want %+v (changed: %v)", got, c.want, changedParts(published(), next))
+			}
+		})
+	}
+}
+
+// Each approval in a repository moves its branch's head, and with it the
+// resourceVersion of every package's placeholder ("main"): news for no
+// variant. A placeholder that becomes a release, or a release, still is.
+func TestPlaceholderMovesWakeNobody(t *testing.T) {
+	revision := func(rev, commit string) *porchv1alpha1.PackageRevision {
+		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "p", ResourceVersion: commit}}
+		pr.Spec.Lifecycle, pr.Spec.Revision, pr.Spec.WorkspaceName = porchv1alpha1.PackageRevisionLifecyclePublished, rev, porchv1alpha1.WorkspaceName(rev)
+		return pr
+	}
+	both := sides{upstream: true, downstream: true}
+	for _, c := range []struct {
+		name     string
+		old, new *porchv1alpha1.PackageRevision
+		want     sides
+	}{
+		{"main moved", revision("main", "c1"), revision("main", "c2"), sides{}},
+		{"a release moved", revision("v1", "c1"), revision("v1", "c2"), both},
+		{"a draft moved", func() *porchv1alpha1.PackageRevision {
+			pr := revision("", "c1")
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft
+			return pr
+		}(), func() *porchv1alpha1.PackageRevision {
+			pr := revision("", "c2")
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft
+			return pr
+		}(), both},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := wakes(c.old, c.new); got != c.want {
+				t.Errorf("wakes = %+v, want %+v", got, c.want)
 			}
 		})
 	}
