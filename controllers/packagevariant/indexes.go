@@ -4,13 +4,16 @@ import (
 	"context"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -27,6 +30,8 @@ const (
 	// repository/package they read from and write to.
 	indexUpstream   = "forkline.upstream"
 	indexDownstream = "forkline.downstream"
+	// indexRepository keys PackageVariants by the Repositories they name.
+	indexRepository = "forkline.repository"
 )
 
 func packageKey(repo, pkg string) string { return repo + "/" + pkg }
@@ -49,6 +54,15 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	if err := fi.IndexField(ctx, &v1.PackageVariant{}, indexDownstream, func(o client.Object) []string {
 		pv := o.(*v1.PackageVariant)
 		return []string{packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}
+	}); err != nil {
+		return err
+	}
+	if err := fi.IndexField(ctx, &v1.PackageVariant{}, indexRepository, func(o client.Object) []string {
+		pv := o.(*v1.PackageVariant)
+		if pv.Spec.Upstream.Repo == pv.Spec.Downstream.Repo {
+			return []string{pv.Spec.Upstream.Repo}
+		}
+		return []string{pv.Spec.Upstream.Repo, pv.Spec.Downstream.Repo}
 	}); err != nil {
 		return err
 	}
@@ -242,6 +256,34 @@ func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoe
 		}
 	}
 	return reqs
+}
+
+// variantsOfRepository maps a Repository event to the variants that name it.
+func (r *Reconciler) variantsOfRepository(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1.PackageVariantList
+	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexRepository: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, pv := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pv)})
+	}
+	return reqs
+}
+
+// repositoryChanged passes what a variant validates of a Repository: that
+// it exists, its spec, and whether Porch has it Ready; not the status
+// Porch rewrites as it syncs.
+func repositoryChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*configapi.Repository)
+		n, ok2 := e.ObjectNew.(*configapi.Repository)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return o.Generation != n.Generation ||
+			meta.IsStatusConditionTrue(o.Status.Conditions, configapi.RepositoryReady) != meta.IsStatusConditionTrue(n.Status.Conditions, configapi.RepositoryReady)
+	}}
 }
 
 // variantsOfPolicy maps an UpstreamPolicy to the variants it generated: a

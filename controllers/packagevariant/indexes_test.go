@@ -4,7 +4,9 @@ import (
 	"testing"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 )
 
 // A watch renewal's replay of a revision the cache already holds is not a
@@ -127,5 +129,34 @@ func TestPlaceholderMovesWakeNobody(t *testing.T) {
 				t.Errorf("wakes = %+v, want %+v", got, c.want)
 			}
 		})
+	}
+}
+
+// A variant waits on a missing or unready Repository without polling: its
+// registration, spec and readiness wake it, Porch's sync bookkeeping not.
+func TestRepositoryChangedIsWhatAVariantValidates(t *testing.T) {
+	repo := func(generation int64, ready metav1.ConditionStatus, message string) *configapi.Repository {
+		r := &configapi.Repository{ObjectMeta: metav1.ObjectMeta{Name: "down", Generation: generation}}
+		r.Status.Conditions = []metav1.Condition{{Type: configapi.RepositoryReady, Status: ready, Message: message}}
+		return r
+	}
+	for _, c := range []struct {
+		name     string
+		old, new *configapi.Repository
+		want     bool
+	}{
+		{"nothing but the message", repo(1, metav1.ConditionTrue, "synced"), repo(1, metav1.ConditionTrue, "synced again"), false},
+		{"turns Ready", repo(1, metav1.ConditionFalse, ""), repo(1, metav1.ConditionTrue, ""), true},
+		{"stops being Ready", repo(1, metav1.ConditionTrue, ""), repo(1, metav1.ConditionFalse, "auth"), true},
+		{"spec changed", repo(1, metav1.ConditionTrue, ""), repo(2, metav1.ConditionTrue, ""), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := repositoryChanged().Update(event.UpdateEvent{ObjectOld: c.old, ObjectNew: c.new}); got != c.want {
+				t.Errorf("passes = %v, want %v", got, c.want)
+			}
+		})
+	}
+	if !repositoryChanged().Create(event.CreateEvent{Object: repo(1, metav1.ConditionFalse, "")}) || !repositoryChanged().Delete(event.DeleteEvent{Object: repo(1, metav1.ConditionTrue, "")}) {
+		t.Error("a Repository's registration and removal must wake its variants")
 	}
 }

@@ -98,6 +98,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		For(&v1.PackageVariant{}, builder.WithPredicates(r.echoes.statusEcho())).
 		Watches(&porchv1alpha1.PackageRevision{}, r.revisionEvents()).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.variantsInjecting)).
+		// A Repository registered, removed, re-pointed or turning Ready:
+		// a variant waiting on it goes on without polling.
+		Watches(&configapi.Repository{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfRepository), builder.WithPredicates(repositoryChanged())).
 		// Its spec only: the policy's status board changes all the time.
 		Watches(&v1.UpstreamPolicy{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfPolicy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("packagevariant").
@@ -223,7 +226,7 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: repo}, &r0); err != nil {
 			if apierrors.IsNotFound(err) {
 				stall(s, "RepositoryNotFound", fmt.Sprintf("Porch Repository %q does not exist in namespace %q; register it (kubectl get repositories)", repo, s.pv.Namespace))
-				return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+				return ctrl.Result{}, nil // its registration wakes the variant
 			}
 			return ctrl.Result{}, fmt.Errorf("reading Repository %q: %w", repo, err)
 		}

@@ -217,6 +217,22 @@ func TestBadInput(t *testing.T) {
 	gitBack := variants[len(variants)-1].pv
 	report("git-outage, git back", settle(ctx, t, gitBack, want(kstatus.CurrentStatus, "Proposed", "upstream v1.0.0")))
 
+	// A person registers the missing Repository: what waited on it goes on
+	// (the variant no longer polls; the Repository's registration wakes it).
+	if _, err := env.RegisterRepository(ctx, ns, "no-such-fork", "no-such-fork"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range variants {
+		if c.pv.Name == "missing-downstream-repo" {
+			report(c.pv.Name+", registered", settle(ctx, t, c.pv, want(kstatus.CurrentStatus, "Proposed", "upstream v1.0.0")))
+		}
+	}
+	for _, c := range policies {
+		if c.p.Name == "policy-missing-repo" {
+			report(c.p.Name+", registered", settle(ctx, t, c.p, want(kstatus.CurrentStatus, "")))
+		}
+	}
+
 	// People's moves on forkline's proposals.
 	people := map[string]*variantTest{}
 	for _, name := range []string{"person-rejects", "person-deletes", "person-approves", "person-edits", "person-retries"} {
