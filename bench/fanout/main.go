@@ -8,6 +8,7 @@
 //	go run ./bench/fanout                 # N = 10, 100, 300
 //	N=1000 go run ./bench/fanout          # the scale run
 //	IDLE=10s N=10 go run ./bench/fanout   # a quick look
+//	SETTLE=2m IDLE=1m N=301 go run ./bench/fanout  # quiet after a longer pause
 //	MANAGER=/tmp/manager go run ./bench/fanout  # another build of cmd/manager
 //	MANAGER_ARGS=--concurrent=8 go run ./bench/fanout
 package main
@@ -45,6 +46,11 @@ func run() error {
 	if v := os.Getenv("IDLE"); v != "" {
 		if idle, err = time.ParseDuration(v); err != nil {
 			return fmt.Errorf("IDLE: %w", err)
+		}
+	}
+	if v := os.Getenv("SETTLE"); v != "" {
+		if settle, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("SETTLE: %w", err)
 		}
 	}
 	ctx := context.Background()
@@ -106,10 +112,10 @@ func run() error {
 	return nil
 }
 
-// settle is the pause before the quiet phase: the previous phase ends when
-// the bench sees its last proposal, and forkline's board follows within a
-// second or two.
-const settle = 5 * time.Second
+// settle is the pause before the quiet phase (SETTLE): the previous phase
+// ends when the bench sees its last proposal, and forkline's board follows
+// within a second or two.
+var settle = 5 * time.Second
 
 // scaleFrom is the N from which a run measures forkline alone: variants
 // share repositories (packagesPerRepo), and the floor is not run.
