@@ -260,8 +260,13 @@ func (r *Reconciler) variantsFor(ctx context.Context, o client.Object, skipEchoe
 
 // variantsOfRepository maps a Repository event to the variants that name it.
 func (r *Reconciler) variantsOfRepository(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.variantsListed(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexRepository: o.GetName()})
+}
+
+// variantsListed is a request for each variant the cache lists with opts.
+func (r *Reconciler) variantsListed(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 	var list v1.PackageVariantList
-	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexRepository: o.GetName()}); err != nil {
+	if err := r.client.List(ctx, &list, opts...); err != nil {
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
@@ -289,13 +294,5 @@ func repositoryChanged() predicate.Funcs {
 // variantsOfPolicy maps an UpstreamPolicy to the variants it generated: a
 // change of its spec (a new rollout budget) may open an approval gate.
 func (r *Reconciler) variantsOfPolicy(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1.PackageVariantList
-	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingLabels{fanout.PolicyLabel: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, pv := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pv.Namespace, Name: pv.Name}})
-	}
-	return reqs
+	return r.variantsListed(ctx, client.InNamespace(o.GetNamespace()), client.MatchingLabels{fanout.PolicyLabel: o.GetName()})
 }

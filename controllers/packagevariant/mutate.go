@@ -113,15 +113,7 @@ func injectorKeys(pv *v1.PackageVariant) []string {
 
 // variantsInjecting maps a ConfigMap event to the variants that inject it.
 func (r *Reconciler) variantsInjecting(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1.PackageVariantList
-	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexInjector: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, pv := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pv)})
-	}
-	return reqs
+	return r.variantsListed(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexInjector: o.GetName()})
 }
 
 // sameResources compares two packages file by file.
