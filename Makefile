@@ -10,6 +10,10 @@ export GOWORK := off
 
 CONTROLLER_GEN_VERSION := $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "sigs.k8s.io/controller-tools") print $$(i+1)}' tools/codegen/go.mod)
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+# golangci-lint with kube-api-linter built in (its documented standalone
+# binary), keyed by both versions pinned in tools/lint/go.mod.
+LINT_VERSION := $(shell awk '$$1 == "github.com/golangci/golangci-lint/v2" || $$1 == "sigs.k8s.io/kube-api-linter" {printf "%s-", $$2}' tools/lint/go.mod)
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(LINT_VERSION)bin
 STACK := $(BIN)/forkline-stack
 TEST_TIMEOUT ?= 80m
 VERSION ?= v0.1.0
@@ -21,7 +25,7 @@ demo: stack-bins $(STACK) ## Start the local stack, run the sync flow visibly, k
 	$(STACK) demo $(if $(FUNCTIONS),--functions $(FUNCTIONS))
 
 .PHONY: test
-test: stack-bins ## Run every test: table tests, then the end-to-end suites on the real local stack.
+test: verify stack-bins ## Run `make verify`, then every test: table tests, then the end-to-end suites on the real local stack.
 	go test -count=1 -p 1 -timeout $(TEST_TIMEOUT) -v ./...
 
 .PHONY: unit
@@ -74,8 +78,12 @@ manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC under config/.
 	$(CONTROLLER_GEN) crd rbac:roleName=forkline-manager paths=./api/... paths=./internal/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml), kube-api-linter on api/ among its linters.
+	$(GOLANGCI_LINT) run ./...
+
 .PHONY: verify
-verify: generate manifests ## Fail if generated files are stale, code is unformatted or vet complains.
+verify: generate manifests lint ## Fail if generated files are stale, code is unformatted, or vet or a linter complains.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; }
@@ -99,6 +107,9 @@ clean: ## Remove built binaries (the stack rebuilds them on demand).
 
 $(STACK): $(shell find cmd/stack internal/devstack -name '*.go' 2>/dev/null) go.mod go.sum
 	go build -o $@ ./cmd/stack
+
+$(GOLANGCI_LINT): tools/lint/go.mod
+	cd tools/lint && go build -o $@ sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter
 
 $(CONTROLLER_GEN): tools/codegen/go.mod
 	cd tools/codegen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen

@@ -83,6 +83,7 @@ type Function struct {
 	// the Kptfile as forkline.<variant>.<name>.<index>. Defaults to the last
 	// path element of the image without its tag.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name,omitempty"`
@@ -94,17 +95,20 @@ type Function struct {
 
 	// configPath is a file in the package holding the function's configuration.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	ConfigPath string `json:"configPath,omitempty"`
 
 	// selectors restrict the function to matching resources.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
+	//nolint:kubeapilinter // as in kpt's Kptfile, a selector matches on any of its fields; none is required.
 	Selectors []ResourceSelector `json:"selectors,omitempty"`
 
 	// exclude skips matching resources.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
+	//nolint:kubeapilinter // as in kpt's Kptfile, a selector matches on any of its fields; none is required.
 	Exclude []ResourceSelector `json:"exclude,omitempty"`
 }
 
@@ -112,15 +116,23 @@ type Function struct {
 type ResourceSelector struct {
 	// apiVersion of matching resources.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
 	APIVersion string `json:"apiVersion,omitempty"`
 	// kind of matching resources.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
 	Kind string `json:"kind,omitempty"`
 	// name of matching resources.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name,omitempty"`
 	// namespace of matching resources.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`
 	// labels every matching resource carries.
 	// +optional
@@ -135,11 +147,13 @@ type Pipeline struct {
 	// mutators run in order and may change resources.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
 	Mutators []Function `json:"mutators,omitempty"`
 
 	// validators run after the mutators and may only report.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
 	Validators []Function `json:"validators,omitempty"`
 }
 
@@ -149,12 +163,18 @@ type Pipeline struct {
 type Injector struct {
 	// group of the injected object; empty means the core group.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	//nolint:kubeapilinter // empty is the core group, as in an apiVersion: unset and "" mean the same.
 	Group string `json:"group,omitempty"`
 	// version of the injected object.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
 	Version string `json:"version,omitempty"`
 	// kind of the injected object; defaults to ConfigMap.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
 	Kind string `json:"kind,omitempty"`
 	// name of the injected object in the variant's namespace.
 	// +required
@@ -172,6 +192,7 @@ type PackageContext struct {
 	// removeKeys are deleted from the package context.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
 	RemoveKeys []string `json:"removeKeys,omitempty"`
 }
 
@@ -285,6 +306,7 @@ type ApprovalWindow struct {
 	// timeZone is an IANA time zone name such as "Europe/Berlin"; default UTC.
 	// The API server rejects a name its time zone database does not know.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0",message="timeZone must be an IANA time zone name such as Europe/Berlin"
 	TimeZone string `json:"timeZone,omitempty"`
@@ -300,6 +322,7 @@ type Approval struct {
 	// means any time.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
 	Windows []ApprovalWindow `json:"windows,omitempty"`
 
 	// minimumReleaseAge is the soak time an upstream release must have been
@@ -349,6 +372,7 @@ type HealthCheck struct {
 	Name string `json:"name"`
 	// namespace of the object; default the variant's.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`
 }
@@ -399,6 +423,7 @@ type PackageVariantTemplate struct {
 	// kpt.dev/config-injection points.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
 	Injectors []Injector `json:"injectors,omitempty"`
 
 	// packageContext edits the package's package-context ConfigMap.

@@ -33,6 +33,7 @@ type Downstream struct {
 	// package is the package path in the downstream repository; defaults to
 	// the upstream package's path.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Package string `json:"package,omitempty"`
 }
@@ -44,6 +45,7 @@ type Downstream struct {
 type PackageVariantSpec struct {
 	// upstream is the package followed and which of its releases.
 	// +required
+	//nolint:kubeapilinter // its inline PackageRef holds the required repo and package.
 	Upstream Upstream `json:"upstream"`
 
 	// downstream is where the fork lives.
@@ -57,20 +59,22 @@ type PackageVariantSpec struct {
 // +kubebuilder:validation:Enum=Merging;Conflicted;Rendering;Proposed;Published;Declined;Edited;Failed
 type SyncPhase string
 
+// The phases of a sync; Merging, Conflicted, Rendering, Proposed and
+// Published are the steps of one that goes well.
 const (
 	PhaseMerging    SyncPhase = "Merging"
 	PhaseConflicted SyncPhase = "Conflicted"
 	PhaseRendering  SyncPhase = "Rendering"
 	PhaseProposed   SyncPhase = "Proposed"
 	PhasePublished  SyncPhase = "Published"
-	// PhaseDeclined: a person rejected the proposal or deleted the draft;
+	// PhaseDeclined means a person rejected the proposal or deleted the draft;
 	// forkline does not propose that upstream revision again until asked
 	// (see AnnotationRetry).
 	PhaseDeclined SyncPhase = "Declined"
-	// PhaseEdited: a person changed forkline's draft; it is theirs now and
+	// PhaseEdited means a person changed forkline's draft; it is theirs now and
 	// forkline waits until they propose, publish or delete it.
 	PhaseEdited SyncPhase = "Edited"
-	// PhaseFailed: the sync cannot go on until a person fixes the spec or
+	// PhaseFailed means the sync cannot go on until a person fixes the spec or
 	// the content named in the message (the variant is Stalled).
 	PhaseFailed SyncPhase = "Failed"
 )
@@ -79,6 +83,7 @@ const (
 // differently.
 type Conflict struct {
 	// file is the package file, e.g. "deployment.yaml".
+	// +required
 	File string `json:"file"`
 	// resource is group/kind/namespace/name, e.g. "apps/Deployment/default/app".
 	// +optional
@@ -112,6 +117,7 @@ type UpstreamStatus struct {
 	// first (at most 20).
 	// +optional
 	// +kubebuilder:validation:MaxItems=20
+	// +listType=atomic
 	Available []string `json:"available,omitempty"`
 }
 
@@ -137,6 +143,7 @@ type SyncStatus struct {
 	// conflicts are the first conflicts (at most 20); the draft lists all.
 	// +optional
 	// +kubebuilder:validation:MaxItems=20
+	// +listType=atomic
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	// renderStatus summarizes Porch's render of the draft's pipeline.
 	// +optional
@@ -173,8 +180,10 @@ type SyncStatus struct {
 type HoldRecord struct {
 	// reason is the forkline.dev/hold annotation's value and where it was.
 	// +kubebuilder:validation:MaxLength=1024
+	// +required
 	Reason string `json:"reason"`
 	// since is when forkline first saw the hold.
+	// +required
 	Since metav1.Time `json:"since"`
 }
 
@@ -184,8 +193,10 @@ type SyncRecord struct {
 	// +optional
 	From string `json:"from,omitempty"`
 	// to is the upstream revision synced to.
+	// +required
 	To string `json:"to"`
 	// phase is Published or Failed.
+	// +required
 	Phase SyncPhase `json:"phase"`
 	// revision is the downstream revision published, e.g. "v3".
 	// +optional
@@ -216,18 +227,18 @@ type SyncRecord struct {
 
 // PackageVariantStatus is what forkline observed and did.
 type PackageVariantStatus struct {
-	// observedGeneration is the generation last reconciled successfully.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready, Reconciling and Stalled (kstatus), plus UpToDate,
-	// Conflicted and AwaitingApproval.
+	// conditions are Ready, Reconciling and Stalled (kstatus), plus
+	// UpToDate, Conflicted and AwaitingApproval.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +patchStrategy=merge
 	// +patchMergeKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type" protobuf:"bytes,1,rep,name=conditions"`
+
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// upstream says where the variant is and where it is going.
 	// +optional
@@ -265,6 +276,7 @@ type PackageVariantStatus struct {
 	// history are the last finished syncs, newest first (at most 10).
 	// +optional
 	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
 	History []SyncRecord `json:"history,omitempty"`
 }
 
@@ -286,7 +298,9 @@ type PackageVariantStatus struct {
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PackageVariant struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the variant's object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is what the variant follows and how.
@@ -305,8 +319,4 @@ type PackageVariantList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []PackageVariant `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&PackageVariant{}, &PackageVariantList{})
 }

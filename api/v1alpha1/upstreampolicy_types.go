@@ -20,6 +20,7 @@ type RepositoryTarget struct {
 	// package is the downstream package path; defaults to the upstream's.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Package string `json:"package,omitempty"`
 
 	ReleaseTrack `json:",inline"`
@@ -37,11 +38,13 @@ type RepositorySelectorTarget struct {
 	// it is reported, not guessed.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	VersionsAnnotation string `json:"versionsAnnotation,omitempty"`
 
 	// package is the downstream package path; defaults to the upstream's.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Package string `json:"package,omitempty"`
 
 	// prereleases lets the tracks match pre-releases.
@@ -92,6 +95,7 @@ type ObjectSelectorTarget struct {
 	// packageField is the dotted field path holding the downstream package;
 	// defaults to the upstream's package.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	PackageField string `json:"packageField,omitempty"`
 }
 
@@ -103,6 +107,7 @@ type Target struct {
 	// +optional
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=256
+	// +listType=atomic
 	Repositories []RepositoryTarget `json:"repositories,omitempty"`
 
 	// repositorySelector selects Porch Repositories by label.
@@ -129,6 +134,7 @@ type UpstreamPolicySpec struct {
 	// +required
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
+	//nolint:kubeapilinter // a target sets exactly one of its selectors (a CEL rule says so); none is required alone.
 	Targets []Target `json:"targets"`
 
 	// template is applied to every generated PackageVariant.
@@ -161,6 +167,7 @@ type TargetStatus struct {
 	// +optional
 	Variant string `json:"variant,omitempty"`
 	// repo is the downstream repository.
+	// +required
 	Repo string `json:"repo"`
 	// package is the downstream package.
 	// +optional
@@ -181,6 +188,7 @@ type TargetStatus struct {
 	// +optional
 	Draft string `json:"draft,omitempty"`
 	// ready is whether the variant is up to date with its track (UpToDate).
+	// +required
 	Ready bool `json:"ready"`
 	// findings summarizes the render of the variant's draft: validators'
 	// and mutators' findings by severity with the first few, or why the
@@ -199,15 +207,17 @@ type TargetStatus struct {
 
 // UpstreamPolicyStatus is the policy's status board.
 type UpstreamPolicyStatus struct {
-	// observedGeneration is the generation last reconciled successfully.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready, Reconciling and Stalled (kstatus).
+	// conditions are Ready, Reconciling and Stalled (kstatus).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type" protobuf:"bytes,1,rep,name=conditions"`
+
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// variants is "ready/total", for kubectl get.
 	// +optional
@@ -216,6 +226,7 @@ type UpstreamPolicyStatus struct {
 	// targets has one row per generated variant or failed target.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1024
+	// +listType=atomic
 	Targets []TargetStatus `json:"targets,omitempty"`
 }
 
@@ -231,7 +242,9 @@ type UpstreamPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type UpstreamPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the policy's object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the upstream, its targets and the variant template.
@@ -250,8 +263,4 @@ type UpstreamPolicyList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []UpstreamPolicy `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&UpstreamPolicy{}, &UpstreamPolicyList{})
 }

@@ -97,7 +97,10 @@ func newFleet(ctx context.Context, s *devstack.Stack, ns string, repos int) (*fl
 	if err != nil {
 		return nil, err
 	}
-	return f, f.waitUpstream(ctx, "v1.0.0")
+	if err := f.waitUpstream(ctx, "v1.0.0"); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // retire unregisters the fleet's repositories from Porch once its size is

@@ -102,11 +102,11 @@ func run() error {
 		}
 		r, f, err := measure(ctx, s, m, n, idle, logf)
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("size %d: %w", n, err)
 		}
 		r.print(os.Stdout)
 		if err := f.retire(ctx); err != nil {
-			return fmt.Errorf("N=%d: unregistering its repositories: %w", n, err)
+			return fmt.Errorf("size %d: unregistering its repositories: %w", n, err)
 		}
 	}
 	return nil
@@ -274,7 +274,7 @@ func sizesFrom(v string) ([]int, error) {
 	for _, f := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("N: %q is not a positive number", f)
+			return nil, fmt.Errorf("sizes (N): %q is not a positive number", f)
 		}
 		out = append(out, n)
 	}

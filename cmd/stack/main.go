@@ -166,7 +166,7 @@ func up(dir, fnDir string) error {
 		select {
 		case err := <-exited:
 			b, _ := os.ReadFile(logPath)
-			return fmt.Errorf("stack exited before it was ready (%v):\n%s", err, b)
+			return fmt.Errorf("stack exited before it was ready (%w):\n%s", err, b)
 		case <-deadline:
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 			return fmt.Errorf("stack not ready after 5m; see %s", logPath)

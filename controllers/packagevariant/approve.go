@@ -62,8 +62,8 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 		}
 	}
 	d := approval.Decide(in, s.now)
-	if sync := s.pv.Status.Sync; d.Gate == approval.Held && sync != nil && (sync.Hold == nil || sync.Hold.Reason != in.Held) {
-		sync.Hold = &v1.HoldRecord{Reason: in.Held, Since: metav1.NewTime(s.now)}
+	if st := s.pv.Status.Sync; d.Gate == approval.Held && st != nil && (st.Hold == nil || st.Hold.Reason != in.Held) {
+		st.Hold = &v1.HoldRecord{Reason: in.Held, Since: metav1.NewTime(s.now)}
 	}
 	if !d.Approve {
 		msg := fmt.Sprintf("%s; automatic approval waits: %s (or %s)", proposed, d.Message, how)
@@ -114,11 +114,7 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 			in.SoakRetry = s.now.Add(healthCheckInterval)
 		}
 	}
-	unclean, err := r.unclean(ctx, s, draft)
-	if err != nil {
-		return in, err
-	}
-	in.Unclean = unclean
+	in.Unclean = r.unclean(s, draft)
 	for _, w := range pv.Spec.Approval.Windows {
 		days := make([]string, len(w.Days))
 		for i, d := range w.Days {
@@ -158,21 +154,21 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 // gate, which a person sets when they resolve them, is the truth, not a
 // count forkline took before), or a person's edit since forkline wrote it.
 // Empty when clean.
-func (r *Reconciler) unclean(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (string, error) {
-	if sync := s.pv.Status.Sync; sync != nil {
-		if strings.HasPrefix(sync.RenderStatus, renderFailed) || strings.Contains(sync.RenderStatus, "error(s)") {
-			return "rendering reported errors: " + sync.RenderStatus, nil
+func (r *Reconciler) unclean(s *scope, draft *porchv1alpha1.PackageRevision) string {
+	if st := s.pv.Status.Sync; st != nil {
+		if strings.HasPrefix(st.RenderStatus, renderFailed) || strings.Contains(st.RenderStatus, "error(s)") {
+			return "rendering reported errors: " + st.RenderStatus
 		}
 	}
 	for _, g := range draft.Spec.ReadinessGates {
 		if st, _ := gateStatus(draft, g.ConditionType); st != porchv1alpha1.ConditionTrue {
-			return fmt.Sprintf("readiness gate %s is not True", g.ConditionType), nil
+			return fmt.Sprintf("readiness gate %s is not True", g.ConditionType)
 		}
 	}
 	if editedSince(draft) {
-		return "a person changed it since forkline proposed it", nil
+		return "a person changed it since forkline proposed it"
 	}
-	return "", nil
+	return ""
 }
 
 // approvedAt are the times forkline approved published revisions, as their

@@ -119,9 +119,9 @@ func (r *Reconciler) revisionEvents() handler.Funcs {
 // the cache in that label alone. Reconciling on them cost each variant a
 // read of its draft at every renewal with nothing changing (566 Porch
 // requests in one quiet minute at 1,000 variants).
-func replayed(old, new client.Object) bool {
+func replayed(old, cur client.Object) bool {
 	o, ok1 := old.(*porchv1alpha1.PackageRevision)
-	n, ok2 := new.(*porchv1alpha1.PackageRevision)
+	n, ok2 := cur.(*porchv1alpha1.PackageRevision)
 	if !ok1 || !ok2 || o.ResourceVersion != n.ResourceVersion {
 		return false
 	}
@@ -166,12 +166,12 @@ type sides struct{ upstream, downstream bool }
 // nothing of it. Its resourceVersion is the branch's head commit, so each
 // approval of any package in the repository moves every other package's
 // placeholder, 1,225 updates for 50 packages approved one by one.
-func wakes(old, new client.Object) sides {
-	if replayed(old, new) {
+func wakes(old, cur client.Object) sides {
+	if replayed(old, cur) {
 		return sides{}
 	}
 	o, ok1 := old.(*porchv1alpha1.PackageRevision)
-	n, ok2 := new.(*porchv1alpha1.PackageRevision)
+	n, ok2 := cur.(*porchv1alpha1.PackageRevision)
 	if !ok1 || !ok2 {
 		return sides{upstream: true, downstream: true}
 	}
@@ -194,9 +194,9 @@ func placeholder(pr *porchv1alpha1.PackageRevision) bool {
 
 // changedParts names what differs between two versions of a revision, for
 // the debug log of what woke a variant.
-func changedParts(old, new client.Object) []string {
+func changedParts(old, cur client.Object) []string {
 	o, ok1 := old.(*porchv1alpha1.PackageRevision)
-	n, ok2 := new.(*porchv1alpha1.PackageRevision)
+	n, ok2 := cur.(*porchv1alpha1.PackageRevision)
 	if !ok1 || !ok2 {
 		return nil
 	}

@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -119,11 +118,11 @@ func stampOwner(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) {
 // checkSoleWriter stalls the variant when another variant manages the same
 // downstream package: the one whose UID the package's revisions carry, or
 // else the older one. Two writers would take turns undoing each other.
-func (r *Reconciler) checkSoleWriter(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) checkSoleWriter(ctx context.Context, s *scope) error {
 	var others v1.PackageVariantList
 	if err := r.client.List(ctx, &others, client.InNamespace(s.pv.Namespace),
 		client.MatchingFields{indexDownstream: packageKey(s.pv.Spec.Downstream.Repo, s.pv.Spec.DownstreamPackage())}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing variants of the downstream package: %w", err)
+		return fmt.Errorf("listing variants of the downstream package: %w", err)
 	}
 	owners := map[types.UID]bool{}
 	for i := range s.downstream {
@@ -142,10 +141,10 @@ func (r *Reconciler) checkSoleWriter(ctx context.Context, s *scope) (ctrl.Result
 		if owners[o.UID] || (!owners[s.pv.UID] && olderThan(o, s.pv)) {
 			stall(s, "DownstreamManagedByAnother", fmt.Sprintf("package %q in Repository %q is managed by PackageVariant %q; one package has one variant: delete this one or change spec.downstream",
 				s.pv.Spec.DownstreamPackage(), s.pv.Spec.Downstream.Repo, o.Name))
-			return ctrl.Result{}, nil
+			return nil
 		}
 	}
-	return ctrl.Result{}, nil
+	return nil
 }
 
 func olderThan(a, b *v1.PackageVariant) bool {

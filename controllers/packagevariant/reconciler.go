@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/lru"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -182,6 +181,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, nil
 	}
 
+	// Each step is in the file its name gives (validate.go, resolve.go,
+	// finddraft.go, readdraft.go, mergedraft.go, settings.go, conflicts.go,
+	// render.go, propose.go); draft I/O is draftio.go's.
 	for _, step := range []func(context.Context, *scope) (ctrl.Result, error){
 		r.validate,
 		r.resolve,
@@ -208,47 +210,4 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}
 	return ctrl.Result{}, r.recordWritten(ctx, s)
-}
-
-// validate checks what the API server cannot: the constraint's syntax,
-// that the repositories exist and are Ready, and that injected ConfigMaps
-// exist. Stalled (InvalidSpec, RepositoryNotFound, InjectedObjectNotFound)
-// until a person fixes it; Progressing while Porch lists a Repository.
-func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error) {
-	track, err := trackFor(s.pv)
-	if err != nil {
-		stall(s, "InvalidSpec", err.Error())
-		return ctrl.Result{}, nil
-	}
-	s.track = track
-	for _, repo := range []string{s.pv.Spec.Upstream.Repo, s.pv.Spec.Downstream.Repo} {
-		var r0 configapi.Repository
-		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: repo}, &r0); err != nil {
-			if apierrors.IsNotFound(err) {
-				stall(s, "RepositoryNotFound", fmt.Sprintf("Porch Repository %q does not exist in namespace %q; register it (kubectl get repositories)", repo, s.pv.Namespace))
-				return ctrl.Result{}, nil // its registration wakes the variant
-			}
-			return ctrl.Result{}, fmt.Errorf("reading Repository %q: %w", repo, err)
-		}
-		// A Repository Porch is still (re)listing shows no revisions:
-		// acting on that would take a re-registered fork for a new one.
-		if !meta.IsStatusConditionTrue(r0.Status.Conditions, configapi.RepositoryReady) {
-			s.end(status.Progressing, "RepositoryNotReady", fmt.Sprintf("Porch Repository %q is not Ready yet; waiting for Porch to list its packages", repo))
-			return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
-		}
-	}
-	for i, in := range s.pv.Spec.Injectors {
-		if in.Group != "" {
-			continue // custom kinds are read when injected
-		}
-		cm := &corev1.ConfigMap{}
-		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: in.Name}, cm); err != nil {
-			if apierrors.IsNotFound(err) {
-				stall(s, "InjectedObjectNotFound", fmt.Sprintf("spec.injectors[%d] names ConfigMap %q, which does not exist in namespace %q; create it or remove the injector", i, in.Name, s.pv.Namespace))
-				return ctrl.Result{}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("reading ConfigMap %q: %w", in.Name, err)
-		}
-	}
-	return ctrl.Result{}, nil
 }

@@ -1,11 +1,16 @@
 package packagevariant
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"strings"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // renderFailed prefixes the recorded render summary of a draft whose
@@ -50,4 +55,41 @@ func renderSummary(rs porchv1alpha1.RenderStatus) string {
 		out += "; " + strings.Join(first, "; ")
 	}
 	return out
+}
+
+// checkRender stops a draft whose pipeline failed to render, or whose
+// content is malformed (a resource defined twice), before it is proposed
+// (Failed).
+func (r *Reconciler) checkRender(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var content map[string]string
+	var rendered porchv1alpha1.RenderStatus
+	if s.prr != nil {
+		content, rendered = s.prr.Spec.Resources, s.prr.Status.RenderStatus
+	} else {
+		// An unread clone holds the target's resources.
+		up, err := r.upstreamResources(ctx, s, s.selection.Target.Name)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		content = up
+	}
+	if problem := porch.Diagnose(content); problem != nil {
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s is malformed: %v; fix the upstream package (or the draft) so it can be proposed", s.draft.Name, problem))
+		s.done = true
+		return ctrl.Result{RequeueAfter: conflictPoll}, nil
+	}
+	sync := s.pv.Status.Sync
+	// Porch reports a render on the write that caused it (a later read has
+	// none): the record stands while the draft holds what forkline wrote.
+	summary := renderSummary(rendered)
+	if summary == "OK" && sync.Commit == s.draft.ResourceVersion && sync.RenderStatus != "" {
+		summary = sync.RenderStatus
+	}
+	sync.RenderStatus = summary
+	if why, failed := strings.CutPrefix(summary, renderFailed); failed {
+		setPhase(s, v1.PhaseFailed, "rendering the draft's pipeline failed: "+why+"; fix the failing function in the pipeline, then forkline renders the next write again")
+		s.done = true
+		return ctrl.Result{RequeueAfter: conflictPoll}, nil
+	}
+	return ctrl.Result{}, nil
 }

@@ -3,7 +3,6 @@ package packagevariant
 import (
 	"path"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -71,33 +70,6 @@ type scope struct {
 	// unrecorded is set when this reconcile wrote the draft's content and
 	// has not recorded its commit on the draft yet.
 	unrecorded bool
-}
-
-// trackFor reads the variant's track, validating its constraint.
-func trackFor(pv *v1.PackageVariant) (release.Track, error) {
-	up := pv.Spec.Upstream
-	t := release.Track{
-		Skip:        append(slices.Clone(up.Skip), pv.Status.Skipped...),
-		Versions:    up.Versions,
-		Revision:    up.Revision,
-		Prereleases: up.Prereleases,
-		Order:       release.Order(up.EffectiveOrder()),
-	}
-	if a := pv.Spec.Approval; a != nil && a.MinimumReleaseAge != nil {
-		t.MinimumAge = a.MinimumReleaseAge.Duration
-	}
-	if p := pv.Spec.Pin; p != nil {
-		t.Pin = &release.Pin{Revision: p.Revision}
-		if p.Until != nil {
-			t.Pin.Until = p.Until.Time
-		}
-	}
-	if t.Versions != "" {
-		if _, err := release.ParseConstraint(t.Versions); err != nil {
-			return t, err
-		}
-	}
-	return t, nil
 }
 
 var downstreamRevision = regexp.MustCompile(`^v(\d+)$`)

@@ -117,7 +117,7 @@ func (r *Reconciler) watchSelected(ctx context.Context, gvk schema.GroupVersionK
 	probe.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	if err := r.reader.List(ctx, probe, client.Limit(1)); err != nil {
 		if apierrors.IsForbidden(err) {
-			return &specError{"KindForbidden", fmt.Errorf("forkline may not list %s %s (%v); grant its ClusterRole get/list/watch on that kind, or select another", gvk.GroupVersion(), gvk.Kind, err)}
+			return &specError{"KindForbidden", fmt.Errorf("forkline may not list %s %s (%w); grant its ClusterRole get/list/watch on that kind, or select another", gvk.GroupVersion(), gvk.Kind, err)}
 		}
 		return err
 	}
@@ -305,13 +305,13 @@ func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.V
 		}
 		pv = existing
 	}
-	labels := variantLabels(p, pv.Labels)
-	if equality.Semantic.DeepEqual(pv.Spec, d.Spec) && maps.Equal(pv.Labels, labels) && pv.Annotations[fanout.SourceAnnotation] == d.Source {
+	wantLabels := variantLabels(p, pv.Labels)
+	if equality.Semantic.DeepEqual(pv.Spec, d.Spec) && maps.Equal(pv.Labels, wantLabels) && pv.Annotations[fanout.SourceAnnotation] == d.Source {
 		return pv, nil // nothing to write
 	}
 	patch := client.MergeFrom(pv.DeepCopy())
 	pv.Spec = d.Spec
-	pv.Labels = labels
+	pv.Labels = wantLabels
 	if d.Source != "" {
 		if pv.Annotations == nil {
 			pv.Annotations = map[string]string{}

@@ -119,6 +119,7 @@ type Input struct {
 // Gate names the gate that blocks an automatic approval.
 type Gate string
 
+// The gates, in the order Decide checks them.
 const (
 	NotClean          Gate = "NotClean"
 	Held              Gate = "Held"
@@ -188,8 +189,8 @@ func Decide(in Input, now time.Time) Decision {
 // limited counts the publishes of the last hour; at or above max, it
 // returns that count and when enough of them have left the hour for one
 // more.
-func limited(publishes []time.Time, max int, now time.Time) (int, time.Time) {
-	if max <= 0 {
+func limited(publishes []time.Time, limit int, now time.Time) (int, time.Time) {
+	if limit <= 0 {
 		return 0, time.Time{}
 	}
 	var inHour []time.Time
@@ -198,9 +199,9 @@ func limited(publishes []time.Time, max int, now time.Time) (int, time.Time) {
 			inHour = append(inHour, t)
 		}
 	}
-	if len(inHour) < max {
+	if len(inHour) < limit {
 		return 0, time.Time{}
 	}
 	slices.SortFunc(inHour, time.Time.Compare)
-	return len(inHour), inHour[len(inHour)-max].Add(time.Hour)
+	return len(inHour), inHour[len(inHour)-limit].Add(time.Hour)
 }

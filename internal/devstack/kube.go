@@ -50,7 +50,7 @@ func waitHTTP(ctx context.Context, p *process, url string, cfg *rest.Config, tim
 		if err := p.exited(); err != nil {
 			return false, err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 		if err != nil {
 			return false, err
 		}

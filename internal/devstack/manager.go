@@ -30,7 +30,7 @@ func BuildManager(dir string, cfg *rest.Config) (*ManagerProcess, error) {
 	m := &ManagerProcess{Bin: filepath.Join(dir, "manager")}
 	build := exec.Command("go", "build", "-o", m.Bin, "github.com/forkline/forkline/cmd/manager")
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build cmd/manager: %v\n%s", err, out)
+		return nil, fmt.Errorf("go build cmd/manager: %w\n%s", err, out)
 	}
 	return ManagerFrom(m.Bin, dir, cfg)
 }

@@ -132,7 +132,7 @@ func (s *Stack) waitPorchAPI(ctx context.Context, p *process) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for porch.kpt.dev/v1alpha1 through kube-apiserver (last: %v): %w\n%s", last, err, Tail(p.log, 15))
+		return fmt.Errorf("waiting for porch.kpt.dev/v1alpha1 through kube-apiserver (last: %w): %w\n%s", last, err, Tail(p.log, 15))
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func (s *Stack) RegisterRepository(ctx context.Context, ns, name, gitName string
 		return meta.IsStatusConditionTrue(repo.Status.Conditions, configapi.RepositoryReady), nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("Repository %s/%s never became Ready (conditions %+v): %w", ns, name, repo.Status.Conditions, err)
+		return nil, fmt.Errorf("the Repository %s/%s never became Ready (conditions %+v): %w", ns, name, repo.Status.Conditions, err)
 	}
 	return repo, nil
 }

@@ -24,7 +24,7 @@ type process struct {
 // so a restarted process keeps its earlier log). The kernel
 // kills the process if the stack's own process dies (Pdeathsig), so even a
 // test binary killed by a timeout leaves nothing behind.
-func startProcess(dir, name, bin string, args []string, env []string) (*process, error) {
+func startProcess(dir, name, bin string, args, env []string) (*process, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -51,7 +51,7 @@ func startProcess(dir, name, bin string, args []string, env []string) (*process,
 func (p *process) exited() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.name, p.err, p.log, Tail(p.log, 20))
+		return fmt.Errorf("%s exited (%w); last lines of %s:\n%s", p.name, p.err, p.log, Tail(p.log, 20))
 	default:
 		return nil
 	}

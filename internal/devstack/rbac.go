@@ -36,7 +36,7 @@ func (s *Stack) ManagerIdentity(ctx context.Context) (cfg *rest.Config, forbidde
 		if err := yaml.Unmarshal([]byte(o.MustString()), &u.Object); err != nil {
 			return nil, nil, err
 		}
-		if err := s.Client.Patch(ctx, u, client.Apply, client.ForceOwnership, client.FieldOwner("forkline-install")); err != nil {
+		if err := s.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.ForceOwnership, client.FieldOwner("forkline-install")); err != nil {
 			return nil, nil, fmt.Errorf("applying %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 		if u.GetKind() == "ServiceAccount" {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -91,7 +92,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	functions := append(own, opts.Functions...)
+	functions := slices.Concat(own, opts.Functions)
 
 	s = &Stack{Root: root, Dir: opts.Dir, Bin: bins, logf: logf, repoSync: opts.RepoSyncFrequency}
 	if s.repoSync == 0 {
@@ -161,7 +162,7 @@ func (s *Stack) Stop() {
 func (s *Stack) KeepLogs() (string, error) {
 	logs, err := filepath.Glob(filepath.Join(s.Dir, "*.log"))
 	if err != nil || len(logs) == 0 {
-		return "", fmt.Errorf("no logs in %s: %v", s.Dir, err)
+		return "", fmt.Errorf("no logs in %s: %w", s.Dir, err)
 	}
 	kept, err := os.MkdirTemp("", "forkline-failed-run-")
 	if err != nil {
@@ -224,11 +225,11 @@ func (s *Stack) startGit(context.Context) error {
 }
 
 func (s *Stack) startEtcd(ctx context.Context) error {
-	client, peer := freePort(), freePort()
-	url := fmt.Sprintf("http://127.0.0.1:%d", client)
+	clientPort, peer := freePort(), freePort()
+	url := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	p, err := s.start("etcd", s.Bin.Etcd,
 		"--data-dir", s.path("etcd"),
-		"--listen-client-urls", url, "--advertise-client-urls", url,
+		"--listen-clientPort-urls", url, "--advertise-clientPort-urls", url,
 		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peer),
 		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peer),
 		"--initial-cluster", fmt.Sprintf("default=http://127.0.0.1:%d", peer),

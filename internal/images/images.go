@@ -58,7 +58,7 @@ func (s Spec) BuildBinary(root, dir string) (string, error) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s: %v\n%s", s.Package, err, b)
+		return "", fmt.Errorf("building %s: %w\n%s", s.Package, err, b)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -34,8 +35,8 @@ func (l location) child(key string) location {
 
 func (l location) element(selector string) location {
 	last := len(l.path) - 1
-	path := append(l.path[:last:last], l.path[last]+selector)
-	return location{file: l.file, res: l.res, path: path, schema: append(l.schema[:len(l.schema):len(l.schema)], "[]")}
+	path := slices.Concat(l.path[:last], []string{l.path[last] + selector})
+	return location{file: l.file, res: l.res, path: path, schema: slices.Concat(l.schema, []string{"[]"})}
 }
 
 // merge returns the merged value of one field (nil: absent). It returns d

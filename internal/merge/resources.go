@@ -65,7 +65,7 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 	}
 
 	out := Tree{}
-	if err := assemble(out, d, u, placed, order); err != nil {
+	if err := assemble(out, d, placed, order); err != nil {
 		return nil, err
 	}
 	for fp := range textPaths {
@@ -245,7 +245,7 @@ func (m *merger) wholeConflict(at, rb, ru, rd *resource) *resource {
 // assemble writes merged resources into files: downstream's files keep
 // their document order (and their exact text where nothing changed); new
 // resources follow, in upstream's order.
-func assemble(out Tree, d, u *pkg, placed map[string]*placement, order []*placement) error {
+func assemble(out Tree, d *pkg, placed map[string]*placement, order []*placement) error {
 	docs := map[string][]string{}
 	verbatim := map[string]bool{}
 	emitted := map[string]bool{}

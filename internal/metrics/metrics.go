@@ -41,30 +41,36 @@ var (
 		Help: "1 while the variant is Stalled: a person must fix its spec or content (the Ready condition says what).",
 	}, []string{"namespace", "variant"})
 
+	// DraftsCreated counts the drafts forkline created.
 	DraftsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "forkline_drafts_created_total",
 		Help: "Drafts forkline created.",
 	})
+	// Merges counts merges by result: clean or conflicted.
 	Merges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "forkline_merges_total",
 		Help: "Merges of an upstream release into a draft, by result (clean, conflicted).",
 	}, []string{"result"})
+	// Approvals counts publishes by who approved them: forkline or a person.
 	Approvals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "forkline_approvals_total",
 		Help: "Published syncs, by who approved them (forkline, person).",
 	}, []string{"by"})
+	// Rollbacks counts automatic rollbacks.
 	Rollbacks = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "forkline_rollbacks_total",
 		Help: "Rollbacks published (a pin back, or a failed health check).",
 	})
 
-	// ReleaseToProposed and ReleaseToPublished time a release from its
-	// upstream publish to a variant's proposal and to its publish.
+	// ReleaseToProposed times a release from its upstream publish to a
+	// variant's proposal.
 	ReleaseToProposed = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "forkline_release_to_proposed_seconds",
 		Help:    "Seconds from an upstream release's publish to forkline proposing it in a branch.",
 		Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 s .. ~3 days
 	})
+	// ReleaseToPublished times a release from its upstream publish to a
+	// variant's publish.
 	ReleaseToPublished = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "forkline_release_to_published_seconds",
 		Help:    "Seconds from an upstream release's publish to its publish in a branch.",

@@ -41,7 +41,7 @@ func TestCountRequests(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			before := count(tc.group, tc.verb)
-			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, http.NoBody)
 			if err != nil {
 				t.Fatal(err)
 			}

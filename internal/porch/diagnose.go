@@ -36,7 +36,7 @@ func Diagnose(resources map[string]string) error {
 		}
 		nodes, err := (&kio.ByteReader{Reader: strings.NewReader(content), OmitReaderAnnotations: true}).Read()
 		if err != nil {
-			return fmt.Errorf("file %s does not parse as YAML: %v", name, err)
+			return fmt.Errorf("file %s does not parse as YAML: %w", name, err)
 		}
 		for _, n := range nodes {
 			if n.IsNilOrEmpty() {

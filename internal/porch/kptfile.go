@@ -162,7 +162,7 @@ const PackageContextFile = "package-context.yaml"
 
 // SetPackageContext sets and removes keys of the package-context ConfigMap's
 // data, as Porch's PackageVariant does; the package's name is Porch's.
-func SetPackageContext(resources map[string]string, data map[string]string, removeKeys []string) error {
+func SetPackageContext(resources, data map[string]string, removeKeys []string) error {
 	content, ok := resources[PackageContextFile]
 	if !ok || (len(data) == 0 && len(removeKeys) == 0) {
 		return nil

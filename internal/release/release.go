@@ -16,6 +16,7 @@ import (
 // Order is how matching releases are walked.
 type Order string
 
+// The orders: every release in turn, or straight to the newest.
 const (
 	OldestFirst Order = "OldestFirst"
 	Latest      Order = "Latest"
@@ -68,7 +69,7 @@ type Selection struct {
 func ParseConstraint(versions string) (*semver.Constraints, error) {
 	c, err := semver.NewConstraint(versions)
 	if err != nil {
-		return nil, fmt.Errorf("upstream.versions %q is not a semver constraint: %v", versions, err)
+		return nil, fmt.Errorf("upstream.versions %q is not a semver constraint: %w", versions, err)
 	}
 	return c, nil
 }
@@ -162,21 +163,19 @@ func Select(track Track, current string, revisions []Revision, now time.Time) (S
 	if track.Order == Latest {
 		candidates = []match{newer[len(newer)-1]}
 	}
-	// The soak time: take the first candidate old enough; OldestFirst never
-	// skips a release that is still soaking.
-	for _, m := range candidates {
-		ready := m.rev.Published.Add(track.MinimumAge)
-		if track.MinimumAge > 0 && now.Before(ready) {
-			sel.Waiting = fmt.Sprintf("%s soaks until %s (minimumReleaseAge %s)", m.rev.Revision, ready.UTC().Format(time.RFC3339), track.MinimumAge)
-			sel.RetryAt = ready
-			if track.Order == Latest {
-				break
-			}
-			return sel, nil
-		}
-		sel.Target = m.rev
+	// The soak time: the first candidate (the oldest for OldestFirst, the
+	// newest for Latest) is taken once it is old enough; neither order
+	// takes another release while it soaks.
+	if len(candidates) == 0 {
 		return sel, nil
 	}
+	m := candidates[0]
+	if ready := m.rev.Published.Add(track.MinimumAge); track.MinimumAge > 0 && now.Before(ready) {
+		sel.Waiting = fmt.Sprintf("%s soaks until %s (minimumReleaseAge %s)", m.rev.Revision, ready.UTC().Format(time.RFC3339), track.MinimumAge)
+		sel.RetryAt = ready
+		return sel, nil
+	}
+	sel.Target = m.rev
 	return sel, nil
 }
 
@@ -186,7 +185,7 @@ func parseSkip(entries []string) ([]*semver.Constraints, error) {
 	for _, e := range entries {
 		c, err := semver.NewConstraint(e)
 		if err != nil {
-			return nil, fmt.Errorf("upstream.skip entry %q is neither a revision nor a semver constraint: %v", e, err)
+			return nil, fmt.Errorf("upstream.skip entry %q is neither a revision nor a semver constraint: %w", e, err)
 		}
 		out = append(out, c)
 	}

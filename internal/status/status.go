@@ -28,17 +28,17 @@ import (
 type Outcome int
 
 const (
-	// Progressing: forkline has more to do and will do it on its own.
+	// Progressing means forkline has more to do and will do it on its own.
 	Progressing Outcome = iota
-	// Unavailable: a service forkline needs (Porch, git) cannot be reached;
+	// Unavailable means a service forkline needs (Porch, git) cannot be reached;
 	// retried with backoff.
 	Unavailable
-	// Waiting: a steady state whose next move is a person's (approve,
+	// Waiting means a steady state whose next move is a person's (approve,
 	// resolve, un-suspend) or the clock's (a release's minimum age).
 	Waiting
-	// Done: in step with the target; nothing to do.
+	// Done means in step with the target; nothing to do.
 	Done
-	// Stalled: forkline cannot go on until a person fixes the spec or the
+	// Stalled means forkline cannot go on until a person fixes the spec or the
 	// content it names.
 	Stalled
 )
@@ -120,7 +120,7 @@ func msgIf(on bool, msg string) string {
 // carryTransitions keeps each condition's lastTransitionTime from before
 // when its status did not change, so a reconcile that derives every
 // condition afresh writes nothing when nothing changed.
-func carryTransitions(before []metav1.Condition, after []metav1.Condition) {
+func carryTransitions(before, after []metav1.Condition) {
 	for i := range after {
 		j := slices.IndexFunc(before, func(c metav1.Condition) bool { return c.Type == after[i].Type })
 		if j >= 0 && before[j].Status == after[i].Status {

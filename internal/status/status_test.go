@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,7 +64,7 @@ func TestConcludeIsIndependentOfConditionOrder(t *testing.T) {
 			kstatus = append(kstatus, c)
 		}
 	}
-	b := append(kstatus, domain("AwaitingApproval", "UpToDate", "Conflicted")...)
+	b := slices.Concat(kstatus, domain("AwaitingApproval", "UpToDate", "Conflicted"))
 	Conclude(&b, a, 1, result, nil, now.Time)
 	if !equality.Semantic.DeepEqual(a, b) {
 		t.Errorf("same conditions, different status:\n%v\n%v", a, b)

@@ -342,7 +342,7 @@ func TestHealthCheckRollsBack(t *testing.T) {
 		return phaseIs(v1.PhaseProposed, "v1.0.1")(pv) && awaiting("Soaking")(pv)
 	})
 	t.Logf("while v1 soaks: %s", firstLineOf(meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message))
-	got = v.waitVariant("v1.0.1 approved after the soak", time.Minute, func(pv *v1.PackageVariant) bool {
+	v.waitVariant("v1.0.1 approved after the soak", time.Minute, func(pv *v1.PackageVariant) bool {
 		return pv.Status.Upstream != nil && pv.Status.Upstream.Current == "v1.0.1"
 	})
 	var good map[string]string

@@ -102,7 +102,12 @@ func TestBadInput(t *testing.T) {
 	mctx, stopManager := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()
-	defer func() { stopManager(); <-done }()
+	defer func() {
+		stopManager()
+		if err := <-done; err != nil {
+			t.Logf("manager stopped: %v", err)
+		}
+	}()
 	// The policy selecting a forbidden kind goes with this test: any later
 	// manager reconciling it would be answered 403.
 	defer func() {

@@ -137,16 +137,16 @@ func TestManagerKilledAtRandomMoments(t *testing.T) {
 			}
 		}
 		for _, pv := range variantsIn(ctx, t, ns) {
-			sync := pv.Status.Sync
-			if sync == nil {
+			st := pv.Status.Sync
+			if st == nil {
 				continue
 			}
-			personal := pv.Spec.Downstream.Repo == editedBranch && sync.To == editedRelease
-			if (sync.EditedByPerson || sync.Phase == v1.PhaseEdited || sync.Phase == v1.PhaseDeclined) && !personal {
-				problem("%s calls forkline's own draft for %s a person's: %s %s", pv.Name, sync.To, sync.Phase, firstLineOf(sync.Message))
+			personal := pv.Spec.Downstream.Repo == editedBranch && st.To == editedRelease
+			if (st.EditedByPerson || st.Phase == v1.PhaseEdited || st.Phase == v1.PhaseDeclined) && !personal {
+				problem("%s calls forkline's own draft for %s a person's: %s %s", pv.Name, st.To, st.Phase, firstLineOf(st.Message))
 			}
-			if sync.Phase == v1.PhaseFailed {
-				problem("%s failed on %s: %s", pv.Name, sync.To, firstLineOf(sync.Message))
+			if st.Phase == v1.PhaseFailed {
+				problem("%s failed on %s: %s", pv.Name, st.To, firstLineOf(st.Message))
 			}
 		}
 		for i := range list.Items {

@@ -81,7 +81,7 @@ func TestDraftCreateCutOffHalfWay(t *testing.T) {
 	// The second manager's cache starts without the draft, as a new
 	// leader's does.
 	stopSecond := startManager(t)
-	defer func() { stopSecond() }()
+	defer stopSecond()
 	time.Sleep(3 * time.Second)
 	v.waitVariant("still waiting for Porch", time.Second, notListed)
 

@@ -187,6 +187,7 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	}
 	registerRepos(ctx, t, v.ns, "pv-upstream", "app", "v1.21.3", "pv-downstream")
 	stop := startManager(t)
+	//nolint:gocritic // stop is replaced below by a restarted manager's: the deferred call stops the one running then.
 	defer func() { stop() }()
 
 	// First sync, pinned so the fork settles at 1.21.2 first.
@@ -331,7 +332,7 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	// A person resolves it: pull, take upstream's 2, mark resolved, push.
 	dir := filepath.Join(t.TempDir(), "draft")
 	v.porchctl("rpkg", "pull", draft, dir)
-	edit := func(file, old, new string) {
+	edit := func(file, old, updated string) {
 		b, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {
 			t.Fatal(err)
@@ -339,7 +340,7 @@ func TestPackageVariantLifecycle(t *testing.T) {
 		if !strings.Contains(string(b), old) {
 			t.Fatalf("%s lacks %q:\n%s", file, old, b)
 		}
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(strings.ReplaceAll(string(b), old, new)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(strings.ReplaceAll(string(b), old, updated)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

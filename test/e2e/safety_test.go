@@ -608,7 +608,7 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 	v.porchctl("rpkg", "reject", proposal)
 	v.waitVariant("declined again", time.Minute, phaseIs(v1.PhaseDeclined, "v1.21.2"))
 	v.porchctl("rpkg", "del", proposal)
-	got = v.waitVariant("deletion seen", time.Minute, func(pv *v1.PackageVariant) bool {
+	v.waitVariant("deletion seen", time.Minute, func(pv *v1.PackageVariant) bool {
 		return pv.Status.Sync != nil && strings.Contains(pv.Status.Sync.Message, "deleted by a person")
 	})
 	stays("the deletion", func(pv *v1.PackageVariant) bool { return len(drafts()) == 0 })

@@ -111,7 +111,8 @@ func watchForDuplicates(ctx context.Context, t *testing.T, ns, upstream string) 
 
 // allProposed waits until the namespace has n variants, each proposing
 // revision.
-func allProposed(ctx context.Context, t *testing.T, ns string, n int, revision string, timeout time.Duration) {
+func allProposed(ctx context.Context, t *testing.T, ns string, n int, revision string) {
+	const timeout = 2 * time.Minute
 	t.Helper()
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		pvs := variantsIn(ctx, t, ns)
@@ -196,14 +197,14 @@ func TestLeaderElectionFailover(t *testing.T) {
 			t.Logf("the new leader's log tail:\n%s", devstack.Tail(second.Log, 40))
 		}
 	}()
-	allProposed(ctx, t, ns, len(branches), "v1.0.0", 2*time.Minute)
+	allProposed(ctx, t, ns, len(branches), "v1.0.0")
 
 	// The new leader follows the next release alone.
 	approveAll(ctx, t, ns)
 	if err := smoke.PushUpstreamReleases(env, "ha-upstream", "app", "1.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	allProposed(ctx, t, ns, len(branches), "v1.0.1", 2*time.Minute)
+	allProposed(ctx, t, ns, len(branches), "v1.0.1")
 	stopWatching()
 	for _, b := range branches {
 		if drafts := unpublishedDrafts(ctx, t, ns, "ha-upstream")[b]; len(drafts) != 1 {
@@ -272,7 +273,7 @@ func TestShardsSplitTheVariants(t *testing.T) {
 
 	metricsA := freeAddr(t)
 	shardA := replica(t, built.Bin, "shard-a", "--watch-label-selector="+v1.LabelShard+"=a", "--metrics-bind-address="+metricsA)
-	allProposed(ctx, t, ns, 2, "v1.0.0", 2*time.Minute)
+	allProposed(ctx, t, ns, 2, "v1.0.0")
 	// Shard b has no manager yet: its policy was never touched.
 	time.Sleep(2 * time.Second)
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pb), pb); err != nil {
@@ -287,13 +288,13 @@ func TestShardsSplitTheVariants(t *testing.T) {
 	// Both shards lead at once: each has its own lease.
 	elected(ctx, t, shardA, time.Minute)
 	elected(ctx, t, shardB, time.Minute)
-	allProposed(ctx, t, ns, 3, "v1.0.0", 2*time.Minute)
+	allProposed(ctx, t, ns, 3, "v1.0.0")
 	for _, pv := range variantsIn(ctx, t, ns) {
 		if want := strings.TrimPrefix(pv.Labels["forkline.dev/upstream-policy"], "app-"); pv.Labels[v1.LabelShard] != want {
 			t.Errorf("variant %s of policy %s has shard %q, want %q", pv.Name, pv.Labels["forkline.dev/upstream-policy"], pv.Labels[v1.LabelShard], want)
 		}
 	}
-	gotA, gotB := reconciledPhase(t, metricsA, ns, "Proposed"), reconciledPhase(t, metricsB, ns, "Proposed")
+	gotA, gotB := reconciledPhase(t, metricsA, "Proposed"), reconciledPhase(t, metricsB, "Proposed")
 	t.Logf("shard a reports %v; shard b reports %v", gotA, gotB)
 	if len(gotA) != 2 || len(gotB) != 1 || strings.Contains(strings.Join(gotA, " "), "app-b") || !strings.Contains(strings.Join(gotB, " "), "app-b") {
 		t.Errorf("the shards did not split the variants by policy: a %v, b %v", gotA, gotB)
@@ -322,16 +323,17 @@ func TestShardsSplitTheVariants(t *testing.T) {
 	// all three variants published.
 	approveAll(ctx, t, ns)
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		return len(reconciledPhase(t, metricsA, ns, "Published")) == 3, nil
+		return len(reconciledPhase(t, metricsA, "Published")) == 3, nil
 	})
 	if err != nil {
-		t.Errorf("shard a does not report the three variants published: %v", reconciledPhase(t, metricsA, ns, "Published"))
+		t.Errorf("shard a does not report the three variants published: %v", reconciledPhase(t, metricsA, "Published"))
 	}
-	t.Logf("after the move, shard a reports published %v", reconciledPhase(t, metricsA, ns, "Published"))
+	t.Logf("after the move, shard a reports published %v", reconciledPhase(t, metricsA, "Published"))
 }
 
 // reconciledPhase lists the variants of ns a manager's metrics show in phase.
-func reconciledPhase(t *testing.T, addr, ns, phase string) []string {
+func reconciledPhase(t *testing.T, addr, phase string) []string {
+	const ns = "shard-e2e"
 	t.Helper()
 	m, err := scrape(addr)
 	if err != nil {

@@ -30,7 +30,7 @@ func buildAuthorsStep() (string, error) {
 	}
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "set-owner"), "github.com/forkline/forkline/functions/step-template")
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	config := fmt.Sprintf("functions:\n- function: set-owner\n  images: [%s]\n", authorsStepImage)
 	return dir, os.WriteFile(filepath.Join(dir, devstack.FunctionsConfig), []byte(config), 0o644)

@@ -49,7 +49,10 @@ func (c *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/apis/forkline.dev/") {
 		path := req.URL.Path
-		w := req.Method + " " + path[strings.Index(path, "/namespaces/"):]
+		w := req.Method + " " + path
+		if i := strings.Index(path, "/namespaces/"); i >= 0 {
+			w = req.Method + " " + path[i:]
+		}
 		if req.Method == http.MethodPatch && req.GetBody != nil {
 			if body, err := req.GetBody(); err == nil {
 				b, _ := io.ReadAll(body)
@@ -138,7 +141,12 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()
-	defer func() { stop(); <-done }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Logf("manager stopped: %v", err)
+		}
+	}()
 
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app", Labels: map[string]string{"forkline.dev/shard": "fan-e2e"}}}
 	p.Spec.Upstream = v1.PackageRef{Repo: "fan-upstream", Package: "app"}

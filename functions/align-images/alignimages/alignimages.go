@@ -21,7 +21,7 @@ import (
 const (
 	// InconsistencyAnnotation lists a resource's findings as codes, e.g. "i1,i4".
 	InconsistencyAnnotation = "forkline.dev/inconsistency"
-	// OverrideAnnotation, set by a person to a reason, lets a frozen
+	// OverrideAnnotation is set by a person to a reason; it lets a frozen
 	// resource's findings pass.
 	OverrideAnnotation = "forkline.dev/inconsistency-override"
 )
@@ -52,7 +52,7 @@ func readConfig(rl *fn.ResourceList) (*Config, error) {
 	}
 	cfg := &Config{}
 	if _, err := c.NestedResource(cfg, "spec"); err != nil {
-		return nil, fmt.Errorf("reading spec: %v", err)
+		return nil, fmt.Errorf("reading spec: %w", err)
 	}
 	switch cfg.Mode {
 	case "":
@@ -209,6 +209,6 @@ func annotate(o *fn.KubeObject, codes map[string]bool) error {
 
 func codeNumber(code string) int {
 	var n int
-	fmt.Sscanf(code, "i%d", &n)
+	_, _ = fmt.Sscanf(code, "i%d", &n) // not a code: sorts first
 	return n
 }

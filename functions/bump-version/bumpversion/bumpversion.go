@@ -49,7 +49,7 @@ func readConfig(rl *fn.ResourceList) (Config, error) {
 	}
 	v, err := semver.NewVersion(cfg.Version)
 	if err != nil {
-		return cfg, fmt.Errorf("version %q is not a semantic version: %v", cfg.Version, err)
+		return cfg, fmt.Errorf("version %q is not a semantic version: %w", cfg.Version, err)
 	}
 	// Normalized (1.22 -> 1.22.0) so a label never reads as a number.
 	cfg.Version = v.String()
@@ -86,8 +86,8 @@ func Process(rl *fn.ResourceList) (bool, error) {
 
 func bump(o *fn.KubeObject, cfg Config) (fn.Results, error) {
 	var results fn.Results
-	set := func(field, old, new string, apply func() error) error {
-		if old == new {
+	set := func(field, old, updated string, apply func() error) error {
+		if old == updated {
 			return nil
 		}
 		if err := apply(); err != nil {
@@ -96,7 +96,7 @@ func bump(o *fn.KubeObject, cfg Config) (fn.Results, error) {
 		if old == "" {
 			old = "unset"
 		}
-		results = append(results, krm.Result(o, field, fmt.Sprintf("set %s to %s (was %s)", field, new, old), fn.Info))
+		results = append(results, krm.Result(o, field, fmt.Sprintf("set %s to %s (was %s)", field, updated, old), fn.Info))
 		return nil
 	}
 

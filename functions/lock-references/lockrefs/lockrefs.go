@@ -17,9 +17,10 @@ import (
 )
 
 const (
-	// LockAPIVersion and LockKind name the lock resource.
+	// LockAPIVersion is the lock resource's apiVersion.
 	LockAPIVersion = "fn.forkline.dev/v1alpha1"
-	LockKind       = "ReferenceLock"
+	// LockKind is the lock resource's kind.
+	LockKind = "ReferenceLock"
 	// DefaultLockName is the lock resource's name unless configured.
 	DefaultLockName = "references"
 )
@@ -69,7 +70,7 @@ func readConfig(rl *fn.ResourceList) (Config, error) {
 			cfg.LockName = krm.String(c, nil, "lockName")
 		case "LockReferences":
 			if _, err := c.NestedResource(&cfg, "spec"); err != nil {
-				return cfg, fmt.Errorf("reading spec: %v", err)
+				return cfg, fmt.Errorf("reading spec: %w", err)
 			}
 		default:
 			return cfg, fmt.Errorf("functionConfig must be a LockReferences or a ConfigMap, not %s", c.GetKind())

@@ -85,13 +85,13 @@ func (d *demo) show(out string, command ...string) {
 	d.logf("   $ %s\n%s", strings.Join(command, " "), indent(strings.TrimRight(out, "\n")))
 }
 
-func (d *demo) porchctl(args ...string) (string, error) {
+func (d *demo) porchctl(args ...string) error {
 	out, err := d.s.Porchctl(d.ctx, append(args, "-n", Namespace)...)
 	if err != nil {
-		return "", err
+		return err
 	}
 	d.show(out, append([]string{"porchctl"}, append(args, "-n", Namespace)...)...)
-	return out, nil
+	return nil
 }
 
 // board shows the policy and its variants once the policy's board says
@@ -266,7 +266,7 @@ func (d *demo) approve(b branch, revision string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := d.porchctl("rpkg", "approve", pv.Status.Sync.Draft); err != nil {
+	if err := d.porchctl("rpkg", "approve", pv.Status.Sync.Draft); err != nil {
 		return err
 	}
 	return d.waitPhase(b, revision, v1.PhasePublished)
@@ -281,7 +281,7 @@ func (d *demo) localChange(b branch) error {
 	if err != nil {
 		return err
 	}
-	if _, err := d.porchctl("rpkg", "copy", published.Name, "--workspace", "more-replicas"); err != nil {
+	if err := d.porchctl("rpkg", "copy", published.Name, "--workspace", "more-replicas"); err != nil {
 		return err
 	}
 	copied, err := d.revision(b.repo, func(pr *porchv1alpha1.PackageRevision) bool { return pr.Spec.WorkspaceName == "more-replicas" })
@@ -295,7 +295,7 @@ func (d *demo) localChange(b branch) error {
 		return err
 	}
 	for _, verb := range []string{"propose", "approve"} {
-		if _, err := d.porchctl("rpkg", verb, draft); err != nil {
+		if err := d.porchctl("rpkg", verb, draft); err != nil {
 			return err
 		}
 	}
@@ -322,15 +322,14 @@ func (d *demo) edit(draft string, change func(dir string) error, what string) er
 		return err
 	}
 	dir = filepath.Join(dir, draft)
-	if _, err := d.porchctl("rpkg", "pull", draft, dir); err != nil {
+	if err := d.porchctl("rpkg", "pull", draft, dir); err != nil {
 		return err
 	}
 	if err := change(dir); err != nil {
 		return err
 	}
 	d.logf("   (edit) %s", what)
-	_, err = d.porchctl("rpkg", "push", draft, dir)
-	return err
+	return d.porchctl("rpkg", "push", draft, dir)
 }
 
 // revision is the one revision of the package in repo that match accepts.
@@ -359,7 +358,7 @@ func replaceIn(path, from, to string) error {
 	if !strings.Contains(string(b), from) {
 		return fmt.Errorf("%s holds no %q", path, from)
 	}
-	return os.WriteFile(path, []byte(strings.Replace(string(b), from, to, -1)), 0o644)
+	return os.WriteFile(path, []byte(strings.ReplaceAll(string(b), from, to)), 0o644)
 }
 
 func indent(s string) string {

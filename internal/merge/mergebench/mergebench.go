@@ -173,6 +173,7 @@ func writeAll(nodes []*yaml.RNode) (merge.Tree, error) {
 	out := merge.Tree{}
 	for p, ns := range byFile {
 		var sb strings.Builder
+		//nolint:staticcheck // kio still writes the legacy annotations; clearing them keeps the output comparable.
 		if err := (kio.ByteWriter{Writer: &sb, ClearAnnotations: []string{kioutil.PathAnnotation, kioutil.IndexAnnotation, kioutil.LegacyPathAnnotation, kioutil.LegacyIndexAnnotation, kioutil.SeqIndentAnnotation, kioutil.IdAnnotation, kioutil.LegacyIdAnnotation}}).Write(ns); err != nil {
 			return nil, err
 		}

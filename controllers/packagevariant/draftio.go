@@ -1,0 +1,168 @@
+// Reading and writing drafts through Porch.
+//
+// Every write to a draft's content or metadata goes through here: it holds
+// only at the commit forkline judged, records what forkline wrote (the
+// record that tells a person's edit apart), and notes its echoes. The steps
+// decide what to write; this file decides how it reaches Porch.
+
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/merge"
+	"github.com/forkline/forkline/internal/porch"
+)
+
+// writeResources puts the Kptfile back, applies the variant's mutations,
+// writes the draft and records the commit forkline wrote.
+func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources, kf *porch.Kptfile) error {
+	content, err := kf.String()
+	if err != nil {
+		return err
+	}
+	prr.Spec.Resources[porch.KptfileName] = content
+	if err := r.mutate(ctx, s.pv, prr.Spec.Resources); err != nil {
+		stall(s, "MutationFailed", err.Error())
+		return nil
+	}
+	return r.write(ctx, s, prr)
+}
+
+// write stores the draft's resources, as a new commit on top of the one
+// forkline judged (Porch refuses the write if the draft moved since). The
+// commit it makes, the record that tells a person's later edit apart, is
+// recorded on the draft by the proposal or by recordWritten. A rewrite
+// first drops the old record, so a crash before the new one leaves a draft
+// without a record (forkline's own) rather than one that looks edited.
+func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
+	judged := s.draft.ResourceVersion
+	recorded := s.draft.Annotations[v1.AnnotationCommit]
+	if recorded != "" {
+		if err := r.recordCommit(ctx, s, "", judged); err != nil {
+			return err
+		}
+	}
+	prr.ResourceVersion = judged
+	if err := r.client.Update(ctx, prr); err != nil {
+		if apierrors.IsConflict(err) && recorded != "" {
+			// A person's push: put the record back, so it reads as edited.
+			if err := r.recordCommit(ctx, s, recorded, ""); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
+	}
+	s.pv.Status.Sync.RenderStatus = renderSummary(prr.Status.RenderStatus)
+	// The draft is now at the new commit (Porch's resourceVersion of both
+	// the revision and its resources): its event is forkline's own.
+	s.draft.ResourceVersion = prr.ResourceVersion
+	r.echoes.wroteDraft(s.pv, s.draft.DeepCopy())
+	// What Porch stored (rendered) is what the next steps check and
+	// propose.
+	kf, err := porch.ParseKptfile(prr.Spec.Resources[porch.KptfileName])
+	if err != nil {
+		return fmt.Errorf("draft %s after writing: %w", prr.Name, err)
+	}
+	s.kf = kf
+	// Recorded by the proposal's own write, or when the reconcile stops
+	// before it (recordWritten). Until then the draft has no record, which
+	// reads as forkline's own, never as a person's edit.
+	s.unrecorded = true
+	return nil
+}
+
+// recordWritten records the commit this reconcile wrote to the draft,
+// unless its proposal did.
+func (r *Reconciler) recordWritten(ctx context.Context, s *scope) error {
+	if !s.unrecorded {
+		return nil
+	}
+	if err := r.recordCommit(ctx, s, s.draft.ResourceVersion, s.draft.ResourceVersion); err != nil {
+		return err
+	}
+	s.unrecorded = false
+	return nil
+}
+
+// recordCommit sets (or, empty, removes) the draft's commit annotation and
+// mirrors it in status; with at set, only while the draft is at that
+// commit.
+func (r *Reconciler) recordCommit(ctx context.Context, s *scope, commit, at string) error {
+	err := r.writeDraft(ctx, s, s.draft, at, func(draft *porchv1alpha1.PackageRevision) {
+		if draft.Annotations == nil {
+			draft.Annotations = map[string]string{}
+		}
+		if commit == "" {
+			delete(draft.Annotations, v1.AnnotationCommit)
+		} else {
+			draft.Annotations[v1.AnnotationCommit] = commit
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("recording what forkline wrote to %s: %w", s.draft.Name, err)
+	}
+	s.fresh = true
+	s.pv.Status.Sync.Commit = commit
+	return nil
+}
+
+// writeDraft is revisions.UpdateAt of the variant's draft, its echo
+// recorded as sent (Porch sends the watch event before it answers) and as
+// answered; a failed write leaves the draft as nobody knows.
+func (r *Reconciler) writeDraft(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision, at string, mutate func(*porchv1alpha1.PackageRevision)) error {
+	sent := draft.DeepCopy()
+	mutate(sent)
+	r.echoes.wroteDraft(s.pv, sent)
+	if err := r.revisions.UpdateAt(ctx, draft, at, mutate); err != nil {
+		r.echoes.unknown(s.pv)
+		return err
+	}
+	r.echoes.wroteDraft(s.pv, draft)
+	return nil
+}
+
+func (r *Reconciler) resources(ctx context.Context, ns, name string) (merge.Tree, error) {
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prr); err != nil {
+		return nil, fmt.Errorf("reading resources of %s: %w", name, err)
+	}
+	return prr.Spec.Resources, nil
+}
+
+// upstreamResources is the content of a published upstream revision, read
+// once per commit: a release fanning out to many variants is read once,
+// not once a variant.
+func (r *Reconciler) upstreamResources(ctx context.Context, s *scope, name string) (merge.Tree, error) {
+	commit := r.commitOf(s, name)
+	key := s.pv.Namespace + "/" + name + "@" + commit
+	if cached, ok := r.upstreams.Get(key); ok && commit != "" {
+		return maps.Clone(cached.(merge.Tree)), nil
+	}
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: name}, prr); err != nil {
+		return nil, fmt.Errorf("reading resources of %s: %w", name, err)
+	}
+	if commit != "" {
+		r.upstreams.Add(key, maps.Clone(merge.Tree(prr.Spec.Resources)))
+	}
+	return prr.Spec.Resources, nil
+}
+
+// commitOf is the git commit of an upstream revision: Porch uses it as the
+// revision's resourceVersion.
+func (r *Reconciler) commitOf(s *scope, name string) string {
+	for _, pr := range s.upstream {
+		if pr.Name == name {
+			return pr.ResourceVersion
+		}
+	}
+	return ""
+}

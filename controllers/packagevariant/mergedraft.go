@@ -1,0 +1,137 @@
+// Merging the target release into the draft.
+//
+// mergeDraft decides whether the draft still needs the target's merge (not
+// when its Kptfile is already on the target, never when a person edited
+// it) and writes the 3-way merge of old upstream, new upstream and the
+// downstream, with conflicts shown as a file and a readiness gate. What the
+// variant's own settings add is applySettings' job.
+
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/merge"
+	"github.com/forkline/forkline/internal/metrics"
+	"github.com/forkline/forkline/internal/porch"
+)
+
+// mergeDraft writes the 3-way merge into a draft not yet on the target
+// (Merging, then Conflicted or Rendering).
+func (r *Reconciler) mergeDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.prr == nil || s.kf.UpstreamRef() == upstreamRef(s.pv, s.selection.Target.Revision) {
+		return ctrl.Result{}, nil
+	}
+	if s.edited {
+		return r.leaveEdited(s)
+	}
+	log.FromContext(ctx).Info("merging", "draft", s.draft.Name, "draftUpstream", s.kf.UpstreamRef(), "target", s.selection.Target.Revision)
+	if err := r.merge(ctx, s, s.prr); err != nil {
+		return ctrl.Result{}, err
+	}
+	// A clean merge goes on to be proposed in the same reconcile, from
+	// what Porch answered the write.
+	return ctrl.Result{}, nil
+}
+
+// leaveEdited stops at a draft a person changed: forkline never overwrites
+// it (phase Edited, editedByPerson).
+func (r *Reconciler) leaveEdited(s *scope) (ctrl.Result, error) {
+	setPhase(s, v1.PhaseEdited, fmt.Sprintf("draft %s was edited by a person before forkline finished it; forkline leaves it: propose, publish or delete it to continue", s.draft.Name))
+	s.pv.Status.Sync.EditedByPerson = true
+	s.done = true
+	return ctrl.Result{RequeueAfter: conflictPoll}, nil
+}
+
+// merge writes the 3-way merge of old upstream, new upstream and the
+// downstream into the draft, with the Kptfile moved to the new upstream,
+// the steps applied, and conflicts shown as a file and a readiness gate.
+func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
+	pv, target := s.pv, s.selection.Target
+	setPhase(s, v1.PhaseMerging, fmt.Sprintf("merging upstream %s into %s", target.Revision, prr.Name))
+	up, err := r.upstreamResources(ctx, s, target.Name)
+	if err != nil {
+		return err
+	}
+	var base merge.Tree
+	if s.current != "" {
+		for _, pr := range s.upstream {
+			if pr.Spec.Revision == s.current {
+				if base, err = r.upstreamResources(ctx, s, pr.Name); err != nil {
+					return err
+				}
+			}
+		}
+		if base == nil {
+			setPhase(s, v1.PhaseFailed, fmt.Sprintf("the downstream is on upstream %s, which the upstream repository no longer publishes; cannot merge without it", s.current))
+			s.done = true
+			return nil
+		}
+	}
+	res, err := merge.Merge(base, up, prr.Spec.Resources, merge.Options{
+		Strategy:       merge.Strategy(pv.Spec.EffectiveMergeStrategy()),
+		ConflictPolicy: merge.ConflictPolicy(pv.Spec.EffectiveConflictPolicy()),
+	})
+	if err != nil {
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("merging upstream %s: %v", target.Revision, err))
+		s.done = true
+		return nil
+	}
+	kf, err := porch.ParseKptfile(res.Tree[porch.KptfileName])
+	if err != nil {
+		setPhase(s, v1.PhaseFailed, err.Error())
+		s.done = true
+		return nil
+	}
+	if err := kf.SetUpstream(upstreamRef(pv, target.Revision), r.commitOf(s, target.Name)); err != nil {
+		return err
+	}
+	prr.Spec.Resources = res.Tree
+	sync := pv.Status.Sync
+	sync.ConflictCount = int32(len(res.Conflicts))
+	sync.Conflicts = nil
+	if len(res.Conflicts) > 0 {
+		content, err := porch.RenderConflicts(s.current, target.Revision, res.Conflicts)
+		if err != nil {
+			return err
+		}
+		prr.Spec.Resources[porch.ConflictsFile] = content
+		msg := conflictSummary(len(res.Conflicts), nil)
+		if err := kf.SetGate(porch.ConflictsGate, false, "Conflicts", msg+"; see "+porch.ConflictsFile); err != nil {
+			return err
+		}
+		for i, c := range res.Conflicts {
+			if i == 20 {
+				break
+			}
+			sync.Conflicts = append(sync.Conflicts, v1.Conflict(c))
+		}
+	}
+	if err := r.writeResources(ctx, s, prr, kf); err != nil {
+		return err
+	}
+	if len(res.Conflicts) > 0 {
+		metrics.Merges.WithLabelValues("conflicted").Inc()
+	} else {
+		metrics.Merges.WithLabelValues("clean").Inc()
+	}
+	if len(res.Conflicts) > 0 {
+		setPhase(s, v1.PhaseConflicted, conflictSummary(len(res.Conflicts), sync.Conflicts))
+		setCondition(pv, v1.ConditionConflicted, true, "Conflicts", sync.Message)
+		s.done = true
+		s.requeue = conflictPoll
+	} else {
+		setPhase(s, v1.PhaseRendering, "merged cleanly; rendering")
+	}
+	return nil
+}
+
+func upstreamRef(pv *v1.PackageVariant, revision string) string {
+	return pv.Spec.Upstream.Package + "/" + revision
+}

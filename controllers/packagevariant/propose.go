@@ -1,0 +1,57 @@
+// Proposing the clean draft.
+//
+// propose proposes the draft at the commit forkline checked and records
+// that commit in the same write, so a person's later push or rejection is
+// told apart. Whether it is approved is awaitApproval's call (approve.go).
+
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/metrics"
+)
+
+// propose proposes the clean draft and marks it as proposed by forkline in
+// the same write, so a person's rejection can be told apart later
+// (Proposed, AwaitingApproval).
+func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error) {
+	draft := s.draft
+	// What forkline checked is the draft at this commit: the proposal holds
+	// only while the draft is still there.
+	judged := draft.ResourceVersion
+	if !s.fresh {
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), draft); err != nil {
+			return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
+		}
+	}
+	err := r.writeDraft(ctx, s, draft, judged, func(draft *porchv1alpha1.PackageRevision) {
+		draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+		if draft.Annotations == nil {
+			draft.Annotations = map[string]string{}
+		}
+		draft.Annotations[v1.AnnotationProposed] = s.now.UTC().Format(time.RFC3339)
+		// What forkline proposes is what it vouches for: recorded in the
+		// same write, so a person's later edit of a rejected clone shows
+		// as theirs.
+		draft.Annotations[v1.AnnotationCommit] = judged
+	})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
+	}
+	s.unrecorded = false
+	s.pv.Status.Sync.Commit = judged
+	if t := s.selection.Target; !t.Published.IsZero() {
+		metrics.ReleaseToProposed.Observe(s.now.Sub(t.Published).Seconds())
+	}
+	log.FromContext(ctx).Info("proposed", "draft", draft.Name, "target", s.selection.Target.Revision)
+	return r.awaitApproval(ctx, s, draft)
+}

@@ -1,0 +1,119 @@
+// Reading the draft.
+//
+// readDraft reads the draft fresh from Porch and decides what its lifecycle
+// means: a proposal goes to approval, a rejected proposal is a person's
+// decline, a draft goes on to be merged. readContent reads its resources
+// and Kptfile for the steps after it.
+
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
+	"github.com/forkline/forkline/internal/status"
+)
+
+// readDraft reads the draft fresh from Porch (the cache can trail: every
+// write is a new commit) and its resources. A proposal waits for approval
+// (AwaitingApproval); a proposal a person rejected is Declined.
+func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
+	pv, target := s.pv, s.selection.Target
+	fresh := &porchv1alpha1.PackageRevision{}
+	var err error
+	if s.fresh {
+		// Created by this reconcile: Porch's answer is as fresh as a read.
+		// (A draft the cache shows as forkline last wrote it is still read:
+		// Porch sends no event when its record starts terminating.)
+		fresh = s.draft
+	} else {
+		err = r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		// Just created or just deleted: the next look (checkDeleted) tells.
+		s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", s.draft.Name))
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
+	}
+	if porch.Terminating(fresh) {
+		// Being deleted, and no event told the cache: handled as findDraft
+		// does, then looked at again.
+		if res, stop, err := r.collected(ctx, s, fresh); err != nil || stop {
+			return res, err
+		}
+		s.done = true
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	r.echoes.saw(pv, fresh)
+	s.draft, s.fresh = fresh, true
+	if pv.Status.Sync != nil {
+		pv.Status.Sync.MissingSince = nil
+	}
+	if pv.Status.Sync == nil || pv.Status.Sync.Draft != s.draft.Name {
+		started := metav1.NewTime(s.now)
+		pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: s.draft.Name, StartedAt: &started}
+	}
+	pv.Status.Sync.To = target.Revision
+	switch s.draft.Spec.Lifecycle {
+	case porchv1alpha1.PackageRevisionLifecycleProposed:
+		return r.awaitApproval(ctx, s, s.draft)
+	case porchv1alpha1.PackageRevisionLifecycleDraft:
+	default:
+		s.done = true // approved a moment ago: the next event records it
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	s.rollback = s.draft.Annotations[v1.AnnotationRollbackOf] != ""
+	s.edited = editedSince(s.draft)
+	// A Draft forkline once proposed was rejected by a person: their call
+	// stands, edited or not, until they propose it or ask for a retry.
+	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && (s.edited || !takeRetry(pv)) {
+		if pv.Status.Sync.Phase != v1.PhaseDeclined {
+			r.event(pv, corev1.EventTypeWarning, "ProposalRejected", "proposal %s for upstream %s was rejected by a person; forkline will not propose it again", s.draft.Name, target.Revision)
+		}
+		hint := resumeHint(pv, target.Revision)
+		if s.edited {
+			hint = "It was edited since: it is theirs now."
+			pv.Status.Sync.EditedByPerson = true
+		}
+		setPhase(s, v1.PhaseDeclined, fmt.Sprintf("proposal %s for upstream %s was rejected by a person; forkline will not propose it again. Propose it yourself (porchctl rpkg propose %s -n %s) or delete it. %s",
+			s.draft.Name, target.Revision, s.draft.Name, pv.Namespace, hint))
+		s.done = true
+		return ctrl.Result{RequeueAfter: conflictPoll}, nil
+	}
+	if s.cloned && !hasMutations(pv) {
+		// Porch's clone of the target, as it answered the create: nothing
+		// to merge or apply, and its content is the target's, which
+		// checkRender diagnoses from the read every variant shares.
+		return ctrl.Result{}, nil
+	}
+	return r.readContent(ctx, s)
+}
+
+// readContent reads the draft's resources and its Kptfile; a Kptfile that
+// does not parse fails the sync.
+func (r *Reconciler) readContent(ctx context.Context, s *scope) (ctrl.Result, error) {
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), prr); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
+	}
+	kf, err := porch.ParseKptfile(prr.Spec.Resources[porch.KptfileName])
+	if err != nil {
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s: %v", s.draft.Name, err))
+		s.done = true
+		return ctrl.Result{}, nil
+	}
+	s.prr, s.kf = prr, kf
+	return ctrl.Result{}, nil
+}

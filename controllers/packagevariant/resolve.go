@@ -1,0 +1,228 @@
+// Resolving the release: what the variant should be on next.
+//
+// resolve reads the upstream's published releases and the downstream's
+// revisions through the cache's indexes, records what a person approved
+// since the last look, and picks the target release (release.Select) or,
+// with none, says why the variant is idle. It decides nothing about drafts:
+// findDraft takes the target from here.
+
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/metrics"
+	"github.com/forkline/forkline/internal/porch"
+	"github.com/forkline/forkline/internal/release"
+	"github.com/forkline/forkline/internal/status"
+)
+
+// resolve reads the upstream's releases and the downstream's state through
+// the cache's indexes and picks the target.
+func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error) {
+	pv := s.pv
+	var up porchv1alpha1.PackageRevisionList
+	if err := r.client.List(ctx, &up, client.InNamespace(pv.Namespace),
+		client.MatchingFields{indexPackage: packageKey(pv.Spec.Upstream.Repo, pv.Spec.Upstream.Package)}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing upstream revisions: %w", err)
+	}
+	var revisions []release.Revision
+	for _, pr := range up.Items {
+		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || pr.Spec.Revision == "" {
+			continue
+		}
+		s.upstream = append(s.upstream, pr)
+		revisions = append(revisions, release.Revision{Name: pr.Name, Revision: pr.Spec.Revision, Published: pr.Status.PublishedAt.Time})
+	}
+	if len(revisions) == 0 {
+		stall(s, "UpstreamNotFound", fmt.Sprintf("no published revision of package %q in Repository %q", pv.Spec.Upstream.Package, pv.Spec.Upstream.Repo))
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+
+	var down porchv1alpha1.PackageRevisionList
+	if err := r.client.List(ctx, &down, client.InNamespace(pv.Namespace),
+		client.MatchingFields{indexPackage: packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing downstream revisions: %w", err)
+	}
+	s.downstream = down.Items
+	byName(s.downstream)
+	s.published = latestPublished(s.downstream)
+	s.current = upstreamRevisionOf(s.published)
+	if res, err := r.checkRecordedRelease(ctx, s); err != nil || s.done {
+		return res, err
+	}
+	if err := r.checkSoleWriter(ctx, s); err != nil || s.done {
+		return ctrl.Result{}, err
+	}
+	if err := r.claim(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.watchHealth(ctx, s); err != nil || s.done {
+		return ctrl.Result{}, err
+	}
+	if rb := pv.Status.RollbackTo; rb != "" && s.track.Pin == nil {
+		s.track.Pin = &release.Pin{Revision: rb} // an automatic rollback is taken like a pin
+	}
+
+	sel, err := release.Select(s.track, s.current, revisions, s.now)
+	if err != nil {
+		stall(s, "InvalidSpec", err.Error())
+		return ctrl.Result{}, nil
+	}
+	s.selection = sel
+	r.recordPublished(s)
+	st := &v1.UpstreamStatus{Current: s.current, LatestMatching: sel.LatestMatching, Available: sel.Available}
+	if sel.Target != nil {
+		st.Target = sel.Target.Revision
+	}
+	pv.Status.Upstream = st
+
+	// The package exists when a release of it is published, whatever its
+	// version scheme (v1, or a person's git tag app/v0.9.0); the branch's
+	// placeholder (main) is not a release.
+	owned := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool { return ownedBy(&pr, pv) })
+	exists := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool {
+		return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && releaseRevision.MatchString(pr.Spec.Revision)
+	})
+	if exists && !owned && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
+		stall(s, "NotAdopted", fmt.Sprintf("package %q already exists in Repository %q and forkline did not create it; set adoptionPolicy: adoptExisting to take it over", pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo))
+		return ctrl.Result{}, nil
+	}
+	if sel.Target == nil && s.published != nil && hasMutations(pv) {
+		if err := r.detectConfigDrift(ctx, s, revisions); err != nil {
+			return ctrl.Result{}, err
+		}
+		sel = s.selection
+		if sel.Target != nil {
+			pv.Status.Upstream.Target = sel.Target.Revision
+		}
+	}
+	if sel.Target == nil {
+		var res ctrl.Result
+		if !sel.RetryAt.IsZero() {
+			res.RequeueAfter = sel.RetryAt.Sub(s.now) + time.Second
+		}
+		idle := idleStateOf(s.current, s.published, sel)
+		setCondition(pv, v1.ConditionUpToDate, idle.outcome == status.Done, idle.reason, idle.message)
+		if idle.reason == "PublishedWithConflicts" {
+			setCondition(pv, v1.ConditionConflicted, true, idle.reason, idle.message)
+		}
+		s.end(idle.outcome, idle.reason, idle.message)
+		return res, nil
+	}
+	s.key = sel.Target.Revision
+	if s.configKey != "" {
+		s.key = s.configKey
+		setCondition(pv, v1.ConditionUpToDate, false, "ConfigChanged", "the variant's steps or injected config changed since the last published revision")
+	} else {
+		setCondition(pv, v1.ConditionUpToDate, false, "Behind", fmt.Sprintf("upstream %s is next (downstream on %q)", sel.Target.Revision, s.current))
+	}
+	return ctrl.Result{}, nil
+}
+
+// idleState is how a variant with no target release reads.
+type idleState struct {
+	outcome         status.Outcome
+	reason, message string
+}
+
+// idleStateOf says why nothing is to be synced: no release taken yet, a
+// release published with its conflicts open (a person must fix it), a
+// release too new to take, or the downstream is up to date.
+func idleStateOf(current string, published *porchv1alpha1.PackageRevision, sel release.Selection) idleState {
+	msg := fmt.Sprintf("downstream is on upstream %s", current)
+	switch {
+	case sel.Waiting != "":
+		msg = sel.Waiting
+	case sel.Message != "":
+		msg = sel.Message
+	}
+	switch {
+	case current == "":
+		return idleState{status.Waiting, "NothingToSync", msg}
+	case gateFalse(published):
+		return idleState{status.Stalled, "PublishedWithConflicts", publishedWithConflicts(published)}
+	case sel.Waiting != "":
+		return idleState{status.Waiting, "ReleaseTooNew", msg}
+	}
+	return idleState{status.Done, "UpToDate", msg}
+}
+
+// detectConfigDrift makes the current revision the target again, in a new
+// workspace, when the variant's steps or injected config no longer match
+// what is published: an injected ConfigMap changed, or the pipeline did.
+func (r *Reconciler) detectConfigDrift(ctx context.Context, s *scope, revisions []release.Revision) error {
+	published, err := r.resources(ctx, s.pv.Namespace, s.published.Name)
+	if err != nil {
+		return err
+	}
+	wanted := copyResources(published)
+	if err := r.mutate(ctx, s.pv, wanted); err != nil {
+		stall(s, "MutationFailed", err.Error())
+		return nil
+	}
+	if sameResources(wanted, published) {
+		return nil
+	}
+	for i := range revisions {
+		if revisions[i].Revision == s.current {
+			s.selection.Target = &revisions[i]
+			s.configKey = s.current + "-config-" + porch.Hash(wanted)[:8]
+			return nil
+		}
+	}
+	return nil
+}
+
+// recordPublished notes a sync a person approved since the last reconcile.
+func (r *Reconciler) recordPublished(s *scope) {
+	pv := s.pv
+	sync := pv.Status.Sync
+	if sync == nil || s.published == nil || s.published.Name != sync.Draft || sync.Phase == v1.PhasePublished {
+		return
+	}
+	now := metav1.NewTime(s.now)
+	sync.Phase, sync.FinishedAt, sync.Message = v1.PhasePublished, &now, "published as "+s.published.Spec.Revision
+	sync.Conflicts, sync.ConflictCount = nil, 0
+	if gateFalse(s.published) {
+		r.event(pv, corev1.EventTypeWarning, "PublishedWithConflicts", "%s", publishedWithConflicts(s.published))
+	}
+	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: s.published.Spec.Revision, StartedAt: sync.StartedAt, FinishedAt: &now, ApprovedBy: "person",
+		Downstream: packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}
+	if s.published.Annotations[v1.AnnotationApprovedAt] != "" {
+		rec.ApprovedBy = "forkline"
+	}
+	rec.Rollback = s.published.Annotations[v1.AnnotationRollbackOf] != ""
+	rec.Hold = sync.Hold
+	// Counted once the status records it: a reconcile reading a stale
+	// variant sees the same publish again, and its status write fails.
+	var sincePublished []float64
+	for _, up := range s.upstream {
+		if up.Spec.Revision == sync.To && !up.Status.PublishedAt.IsZero() {
+			sincePublished = append(sincePublished, s.now.Sub(up.Status.PublishedAt.Time).Seconds())
+		}
+	}
+	s.onRecorded = append(s.onRecorded, func() {
+		metrics.Approvals.WithLabelValues(rec.ApprovedBy).Inc()
+		if rec.Rollback {
+			metrics.Rollbacks.Inc()
+		}
+		for _, x := range sincePublished {
+			metrics.ReleaseToPublished.Observe(x)
+		}
+	})
+	pv.Status.History = append([]v1.SyncRecord{rec}, pv.Status.History...)
+	if len(pv.Status.History) > 10 {
+		pv.Status.History = pv.Status.History[:10]
+	}
+}

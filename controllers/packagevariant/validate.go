@@ -1,0 +1,96 @@
+// Validating the spec.
+//
+// validate checks what the API server cannot: the constraint's syntax,
+// that both Repositories exist and are Ready, and that injected ConfigMaps
+// exist. It stalls the variant on bad input a person must fix and waits on
+// a Repository Porch is still listing; reading releases is resolve's job.
+
+package packagevariant
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/release"
+	"github.com/forkline/forkline/internal/status"
+)
+
+// validate checks what the API server cannot: the constraint's syntax,
+// that the repositories exist and are Ready, and that injected ConfigMaps
+// exist. Stalled (InvalidSpec, RepositoryNotFound, InjectedObjectNotFound)
+// until a person fixes it; Progressing while Porch lists a Repository.
+func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error) {
+	track, err := trackFor(s.pv)
+	if err != nil {
+		stall(s, "InvalidSpec", err.Error())
+		return ctrl.Result{}, nil
+	}
+	s.track = track
+	for _, repo := range []string{s.pv.Spec.Upstream.Repo, s.pv.Spec.Downstream.Repo} {
+		var r0 configapi.Repository
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: repo}, &r0); err != nil {
+			if apierrors.IsNotFound(err) {
+				stall(s, "RepositoryNotFound", fmt.Sprintf("Porch Repository %q does not exist in namespace %q; register it (kubectl get repositories)", repo, s.pv.Namespace))
+				return ctrl.Result{}, nil // its registration wakes the variant
+			}
+			return ctrl.Result{}, fmt.Errorf("reading Repository %q: %w", repo, err)
+		}
+		// A Repository Porch is still (re)listing shows no revisions:
+		// acting on that would take a re-registered fork for a new one.
+		if !meta.IsStatusConditionTrue(r0.Status.Conditions, configapi.RepositoryReady) {
+			s.end(status.Progressing, "RepositoryNotReady", fmt.Sprintf("Porch Repository %q is not Ready yet; waiting for Porch to list its packages", repo))
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+		}
+	}
+	for i, in := range s.pv.Spec.Injectors {
+		if in.Group != "" {
+			continue // custom kinds are read when injected
+		}
+		cm := &corev1.ConfigMap{}
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: in.Name}, cm); err != nil {
+			if apierrors.IsNotFound(err) {
+				stall(s, "InjectedObjectNotFound", fmt.Sprintf("spec.injectors[%d] names ConfigMap %q, which does not exist in namespace %q; create it or remove the injector", i, in.Name, s.pv.Namespace))
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("reading ConfigMap %q: %w", in.Name, err)
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// trackFor reads the variant's track, validating its constraint.
+func trackFor(pv *v1.PackageVariant) (release.Track, error) {
+	up := pv.Spec.Upstream
+	t := release.Track{
+		Skip:        append(slices.Clone(up.Skip), pv.Status.Skipped...),
+		Versions:    up.Versions,
+		Revision:    up.Revision,
+		Prereleases: up.Prereleases,
+		Order:       release.Order(up.EffectiveOrder()),
+	}
+	if a := pv.Spec.Approval; a != nil && a.MinimumReleaseAge != nil {
+		t.MinimumAge = a.MinimumReleaseAge.Duration
+	}
+	if p := pv.Spec.Pin; p != nil {
+		t.Pin = &release.Pin{Revision: p.Revision}
+		if p.Until != nil {
+			t.Pin.Until = p.Until.Time
+		}
+	}
+	if t.Versions != "" {
+		if _, err := release.ParseConstraint(t.Versions); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
