@@ -229,7 +229,7 @@ func (s *Stack) startEtcd(ctx context.Context) error {
 	url := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	p, err := s.start("etcd", s.Bin.Etcd,
 		"--data-dir", s.path("etcd"),
-		"--listen-clientPort-urls", url, "--advertise-clientPort-urls", url,
+		"--listen-client-urls", url, "--advertise-client-urls", url,
 		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peer),
 		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peer),
 		"--initial-cluster", fmt.Sprintf("default=http://127.0.0.1:%d", peer),
