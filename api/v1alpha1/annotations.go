@@ -38,6 +38,16 @@ const (
 	// commit; metadata and lifecycle writes keep it). A draft at another
 	// commit was written by a person and is never overwritten.
 	AnnotationCommit = "forkline.dev/commit"
+	// AnnotationWrittenFiles fingerprints each file of the draft at the
+	// commit forkline recorded ("name=digest,..."), so the files a person
+	// changed since can be named. Absent on a package of more files than
+	// an annotation holds.
+	AnnotationWrittenFiles = "forkline.dev/written-files"
+	// AnnotationChangedByPerson names the files a person changed in the
+	// draft after forkline wrote it (a conflict resolution, any push).
+	// forkline sets it when it goes on from such a push and keeps it for
+	// the draft's life: it never approves a draft carrying it by itself.
+	AnnotationChangedByPerson = "forkline.dev/changed-by-person"
 	// AnnotationProposed is set when forkline proposes the draft; a draft
 	// carrying it that is a Draft again was rejected by a person.
 	AnnotationProposed = "forkline.dev/proposed"

@@ -115,6 +115,10 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 		}
 	}
 	in.Unclean = r.unclean(s, draft)
+	in.ChangedByPerson = draft.Annotations[v1.AnnotationChangedByPerson]
+	if editedSince(draft) {
+		in.ChangedByPerson = fmt.Sprintf("the proposal moved from commit %s, which forkline proposed, to %s", short(draft.Annotations[v1.AnnotationCommit]), short(draft.ResourceVersion))
+	}
 	for _, w := range pv.Spec.Approval.Windows {
 		days := make([]string, len(w.Days))
 		for i, d := range w.Days {
@@ -152,8 +156,8 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 // unclean says why forkline may not approve a proposal by itself: a render
 // error, a readiness gate not True (unresolved conflicts among them: the
 // gate, which a person sets when they resolve them, is the truth, not a
-// count forkline took before), or a person's edit since forkline wrote it.
-// Empty when clean.
+// count forkline took before). Empty when clean. A person's content is
+// not unclean but theirs: gates says so (ChangedByPerson).
 func (r *Reconciler) unclean(s *scope, draft *porchv1alpha1.PackageRevision) string {
 	if st := s.pv.Status.Sync; st != nil {
 		if strings.HasPrefix(st.RenderStatus, renderFailed) || strings.Contains(st.RenderStatus, "error(s)") {
@@ -164,9 +168,6 @@ func (r *Reconciler) unclean(s *scope, draft *porchv1alpha1.PackageRevision) str
 		if st, _ := gateStatus(draft, g.ConditionType); st != porchv1alpha1.ConditionTrue {
 			return fmt.Sprintf("readiness gate %s is not True", g.ConditionType)
 		}
-	}
-	if editedSince(draft) {
-		return "a person changed it since forkline proposed it"
 	}
 	return ""
 }

@@ -29,8 +29,8 @@ const conflictPoll = 10 * time.Second
 func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.prr == nil && gateFalse(s.draft) {
 		// A clone whose Kptfile came with the gate closed: read what it says.
-		if res, err := r.readContent(ctx, s); err != nil || s.done {
-			return res, err
+		if err := r.readContent(ctx, s); err != nil || s.done {
+			return ctrl.Result{}, err
 		}
 	}
 	if s.prr == nil {

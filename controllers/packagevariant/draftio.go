@@ -61,6 +61,7 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		return fmt.Errorf("writing draft %s: %w", prr.Name, err)
 	}
 	s.pv.Status.Sync.RenderStatus = renderSummary(prr.Status.RenderStatus)
+	s.written = porch.FileDigests(prr.Spec.Resources)
 	// The draft is now at the new commit (Porch's resourceVersion of both
 	// the revision and its resources): its event is forkline's own.
 	s.draft.ResourceVersion = prr.ResourceVersion
@@ -102,9 +103,14 @@ func (r *Reconciler) recordCommit(ctx context.Context, s *scope, commit, at stri
 		}
 		if commit == "" {
 			delete(draft.Annotations, v1.AnnotationCommit)
+			delete(draft.Annotations, v1.AnnotationWrittenFiles)
 		} else {
 			draft.Annotations[v1.AnnotationCommit] = commit
+			if s.written != "" {
+				draft.Annotations[v1.AnnotationWrittenFiles] = s.written
+			}
 		}
+		recordPerson(s, draft)
 	})
 	if err != nil {
 		return fmt.Errorf("recording what forkline wrote to %s: %w", s.draft.Name, err)
@@ -165,4 +171,13 @@ func (r *Reconciler) commitOf(s *scope, name string) string {
 		}
 	}
 	return ""
+}
+
+// recordPerson marks the draft as holding a person's content, so no later
+// reconcile approves it automatically. The mark is never removed: the
+// draft stays a person's to approve.
+func recordPerson(s *scope, draft *porchv1alpha1.PackageRevision) {
+	if s.personFiles != "" {
+		draft.Annotations[v1.AnnotationChangedByPerson] = s.personFiles
+	}
 }

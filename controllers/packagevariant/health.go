@@ -120,10 +120,8 @@ func (r *Reconciler) health(ctx context.Context, pv *v1.PackageVariant) (string,
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gv.WithKind(hc.Kind))
-	ns := hc.Namespace
-	if ns == "" {
-		ns = pv.Namespace
-	}
+	// Never another namespace: validate stalls a variant naming one.
+	ns := pv.Namespace
 	switch err := r.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: hc.Name}, u); {
 	case apierrors.IsNotFound(err):
 		return string(status.NotFoundStatus), fmt.Sprintf("%s %s/%s not found", hc.Kind, ns, hc.Name), nil

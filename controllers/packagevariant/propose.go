@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/metrics"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // propose proposes the clean draft and marks it as proposed by forkline in
@@ -43,6 +44,13 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		// same write, so a person's later edit of a rejected clone shows
 		// as theirs.
 		draft.Annotations[v1.AnnotationCommit] = judged
+		switch {
+		case s.written != "":
+			draft.Annotations[v1.AnnotationWrittenFiles] = s.written
+		case s.prr != nil:
+			draft.Annotations[v1.AnnotationWrittenFiles] = porch.FileDigests(s.prr.Spec.Resources)
+		}
+		recordPerson(s, draft)
 	})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)

@@ -10,6 +10,8 @@ package packagevariant
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -98,22 +100,53 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		// checkRender diagnoses from the read every variant shares.
 		return ctrl.Result{}, nil
 	}
-	return r.readContent(ctx, s)
+	if err := r.readContent(ctx, s); err != nil || s.done {
+		return ctrl.Result{}, err
+	}
+	if s.edited {
+		s.personFiles = changedByPerson(s.draft, s.prr.Spec.Resources)
+	}
+	return ctrl.Result{}, nil
+}
+
+// changedByPerson names what a person changed in a draft forkline wrote:
+// the files that differ from forkline's fingerprints of its write, added
+// to any the draft already records; or, without fingerprints, the commits.
+// Empty when the draft holds exactly what forkline wrote.
+func changedByPerson(draft *porchv1alpha1.PackageRevision, resources map[string]string) string {
+	files, known := porch.ChangedFiles(draft.Annotations[v1.AnnotationWrittenFiles], resources)
+	if !known {
+		return fmt.Sprintf("the draft moved from commit %s, which forkline wrote, to %s", short(draft.Annotations[v1.AnnotationCommit]), short(draft.ResourceVersion))
+	}
+	if before := draft.Annotations[v1.AnnotationChangedByPerson]; before != "" && !strings.HasPrefix(before, "the draft moved") {
+		files = append(files, strings.Split(before, ", ")...)
+		slices.Sort(files)
+		files = slices.Compact(files)
+	}
+	return strings.Join(files, ", ")
+}
+
+// short is a commit as git log --oneline shows it.
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
 }
 
 // readContent reads the draft's resources and its Kptfile; a Kptfile that
 // does not parse fails the sync.
-func (r *Reconciler) readContent(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) readContent(ctx context.Context, s *scope) error {
 	prr := &porchv1alpha1.PackageRevisionResources{}
 	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), prr); err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
+		return fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
 	}
 	kf, err := porch.ParseKptfile(prr.Spec.Resources[porch.KptfileName])
 	if err != nil {
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s: %v", s.draft.Name, err))
 		s.done = true
-		return ctrl.Result{}, nil
+		return nil
 	}
 	s.prr, s.kf = prr, kf
-	return ctrl.Result{}, nil
+	return nil
 }

@@ -67,6 +67,13 @@ type scope struct {
 	// onRecorded runs once the status this reconcile computed is written:
 	// counting what a person did, seen once.
 	onRecorded []func()
+	// written fingerprints the files this reconcile wrote to the draft
+	// (porch.FileDigests), recorded with its commit.
+	written string
+	// personFiles names what a person changed in the draft since forkline
+	// wrote it, found this reconcile; recorded on the draft
+	// (AnnotationChangedByPerson) by the next write forkline makes to it.
+	personFiles string
 	// unrecorded is set when this reconcile wrote the draft's content and
 	// has not recorded its commit on the draft yet.
 	unrecorded bool

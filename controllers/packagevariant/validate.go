@@ -36,6 +36,12 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 		return ctrl.Result{}, nil
 	}
 	s.track = track
+	if a := s.pv.Spec.Approval; a != nil && a.HealthCheck != nil && a.HealthCheck.Namespace != "" && a.HealthCheck.Namespace != s.pv.Namespace {
+		// Read nothing of it, not even whether it exists.
+		stall(s, "InvalidSpec", fmt.Sprintf("spec.approval.healthCheck names namespace %q: forkline reads nothing outside the variant's namespace %q; name an object in it, or leave namespace out",
+			a.HealthCheck.Namespace, s.pv.Namespace))
+		return ctrl.Result{}, nil
+	}
 	for _, repo := range []string{s.pv.Spec.Upstream.Repo, s.pv.Spec.Downstream.Repo} {
 		var r0 configapi.Repository
 		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: repo}, &r0); err != nil {

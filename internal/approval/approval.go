@@ -97,6 +97,11 @@ type Input struct {
 	// Unclean says why the draft may not be approved by forkline (a render
 	// error, a False readiness gate, a person's edit); empty when clean.
 	Unclean string
+	// ChangedByPerson names what a person changed in the draft since
+	// forkline wrote it (files, or how it knows); empty when the draft
+	// holds only forkline's own content. forkline never publishes a
+	// person's content with its own right: only a person approves it.
+	ChangedByPerson string
 	// Held is the reason of a hold on the variant or its draft.
 	Held string
 	// Soaking says what the previous automatic publish's soak waits for;
@@ -122,6 +127,7 @@ type Gate string
 // The gates, in the order Decide checks them.
 const (
 	NotClean          Gate = "NotClean"
+	ChangedByPerson   Gate = "ChangedByPerson"
 	Held              Gate = "Held"
 	Soaking           Gate = "Soaking"
 	OutsideWindow     Gate = "OutsideWindow"
@@ -139,12 +145,15 @@ type Decision struct {
 	RetryAt time.Time
 }
 
-// Decide runs the gates in order: clean, not held, the previous automatic
+// Decide runs the gates in order: clean, nobody else's content, not held, the previous automatic
 // publish done soaking, inside a window, under the variant's rate limit,
 // under the policy's budget.
 func Decide(in Input, now time.Time) Decision {
 	if in.Unclean != "" {
 		return Decision{Gate: NotClean, Message: "not clean: " + in.Unclean}
+	}
+	if in.ChangedByPerson != "" {
+		return Decision{Gate: ChangedByPerson, Message: "changed by a person: " + in.ChangedByPerson + "; forkline approves only content it made itself, so a person with approval rights approves it"}
 	}
 	if in.Held != "" {
 		return Decision{Gate: Held, Message: "held: " + in.Held}

@@ -34,6 +34,8 @@ func TestRenderShipsTheInstallation(t *testing.T) {
 		"RoleBinding/forkline-system/forkline-manager",
 		"Service/forkline-system/forkline-manager-metrics",
 		"Deployment/forkline-system/forkline-manager",
+		"ValidatingAdmissionPolicy//forkline-same-namespace",
+		"ValidatingAdmissionPolicyBinding//forkline-same-namespace",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("the installation lacks %s; it has %v", want, got)

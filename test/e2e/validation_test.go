@@ -49,6 +49,14 @@ func rejections() []rejection {
 			}(),
 			want: "spec.approval.windows[0].timeZone",
 		},
+		"health check in another namespace": {
+			obj: func() client.Object {
+				pv := validVariant("hc-elsewhere")
+				pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval, HealthCheck: &v1.HealthCheck{APIVersion: "v1", Kind: "ConfigMap", Name: "app", Namespace: "t-b"}}
+				return pv
+			}(),
+			want: "approval.healthCheck names namespace t-b: forkline reads nothing outside the namespace of the object that asks (default)",
+		},
 		"window opening at 25:00": {
 			obj: func() client.Object {
 				pv := validVariant("hour")
