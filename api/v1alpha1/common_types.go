@@ -351,6 +351,44 @@ type Approval struct {
 	// health check; default 10m.
 	// +optional
 	SoakTime *metav1.Duration `json:"soakTime,omitempty"`
+
+	// requirePersonFor are the kinds of upstream change that a person
+	// approves even under Automatic approval: a Kptfile pipeline function
+	// added, removed or changed (Pipeline), any RBAC object (RBAC),
+	// cluster-scoped object (ClusterScoped), admission webhook or policy
+	// (Webhooks) or CustomResourceDefinition (CRDs) added, removed or
+	// changed between the release the branch is on and the one proposed.
+	// Unset means all five; an empty list turns the check off.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=5
+	//nolint:kubeapilinter // unset (all five) and empty (none) differ: the pointer tells them apart.
+	RequirePersonFor *[]ChangeClass `json:"requirePersonFor,omitempty"`
+}
+
+// ChangeClass is a kind of upstream change that needs a person.
+// +kubebuilder:validation:Enum=Pipeline;RBAC;ClusterScoped;Webhooks;CRDs
+type ChangeClass string
+
+// The change classes.
+const (
+	ChangePipeline      ChangeClass = "Pipeline"
+	ChangeRBAC          ChangeClass = "RBAC"
+	ChangeClusterScoped ChangeClass = "ClusterScoped"
+	ChangeWebhooks      ChangeClass = "Webhooks"
+	ChangeCRDs          ChangeClass = "CRDs"
+)
+
+// AllChangeClasses are the classes requirePersonFor holds unless set.
+var AllChangeClasses = []ChangeClass{ChangePipeline, ChangeRBAC, ChangeClusterScoped, ChangeWebhooks, ChangeCRDs}
+
+// EffectiveRequirePersonFor is the change classes a person approves: all
+// of them unless set.
+func (a *Approval) EffectiveRequirePersonFor() []ChangeClass {
+	if a == nil || a.RequirePersonFor == nil {
+		return AllChangeClasses
+	}
+	return *a.RequirePersonFor
 }
 
 // HealthCheck names one object by apiVersion, kind, name and namespace.

@@ -11,7 +11,9 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -19,6 +21,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/approval"
 	"github.com/forkline/forkline/internal/fanout"
+	"github.com/forkline/forkline/internal/review"
 )
 
 // awaitApproval handles a proposal. With Manual approval it waits for a
@@ -41,6 +44,12 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 		setCondition(s.pv, v1.ConditionAwaitingApproval, true, "Proposed", msg)
 		return ctrl.Result{}, nil
 	}
+	// What the release changes that a person approves: read before the
+	// decision lock (an upstream read), decided under it.
+	requires, err := r.requiresPerson(ctx, s, draft)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	// Rate limits count approvals across a policy's variants, which
 	// reconcile in parallel: one decision at a time, so two variants never
 	// both take the last approval of the hour.
@@ -53,6 +62,7 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	in.RequiresPerson = requires
 	if draft.Annotations[v1.AnnotationRollbackOf] != "" {
 		// A rollback goes at once: no window, no rate limit, no soak; a
 		// person's hold and a person's edit still stop it.
@@ -248,4 +258,52 @@ func (r *Reconciler) policyApprovals(ctx context.Context, ns, policy string) (ma
 		maps.Copy(out, approvedAt(prs.Items))
 	}
 	return out, packages, nil
+}
+
+// requiresPerson lists what the proposed upstream release changes, since
+// the release the branch is on, of the kinds the variant's
+// approval.requirePersonFor names; empty for a rollback (content published
+// before) and when the list is empty.
+func (r *Reconciler) requiresPerson(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (string, error) {
+	var classes []review.Class
+	for _, c := range s.pv.Spec.Approval.EffectiveRequirePersonFor() {
+		classes = append(classes, review.Class(c))
+	}
+	if len(classes) == 0 || draft.Annotations[v1.AnnotationRollbackOf] != "" {
+		return "", nil
+	}
+	target, err := r.upstreamResources(ctx, s, s.selection.Target.Name)
+	if err != nil {
+		return "", err
+	}
+	var base map[string]string
+	for _, pr := range s.upstream {
+		if s.current != "" && pr.Spec.Revision == s.current {
+			if base, err = r.upstreamResources(ctx, s, pr.Name); err != nil {
+				return "", err
+			}
+		}
+	}
+	changes, err := review.Classify(base, target, classes, r.scope)
+	if err != nil {
+		return "", fmt.Errorf("classifying upstream %s's changes: %w", s.selection.Target.Revision, err)
+	}
+	what := make([]string, len(changes))
+	for i, c := range changes {
+		what[i] = c.What
+	}
+	return strings.Join(what, "; "), nil
+}
+
+// scope asks the cluster whether a kind is cluster-scoped.
+func (r *Reconciler) scope(apiVersion, kind string) (clusterScoped, known bool) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil || r.mapper == nil {
+		return false, false
+	}
+	m, err := r.mapper.RESTMapping(gv.WithKind(kind).GroupKind(), gv.Version)
+	if err != nil {
+		return false, false
+	}
+	return m.Scope.Name() == meta.RESTScopeNameRoot, true
 }

@@ -68,13 +68,16 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		if deleted, err := r.deleteOwnDraft(ctx, s, pr); err != nil || !deleted {
 			return ctrl.Result{RequeueAfter: time.Second}, err
 		}
-		r.event(pv, corev1.EventTypeNormal, "DraftMoved", "draft %s for an older upstream revision, untouched, replaced by one for %s", pr.Name, target.Revision)
+		r.event(pv, corev1.EventTypeNormal, "DraftMoved", "draft %s, untouched, replaced by one for %s: it held %s", pr.Name, target.Revision, heldRelative(pr.Annotations[v1.AnnotationSync], target.Revision))
 	}
 	if s.draft != nil {
 		return ctrl.Result{}, nil
 	}
 	if res, declined, err := r.checkDeleted(ctx, s); err != nil || declined {
 		return res, err
+	}
+	if ok, err := r.confirmNext(ctx, s); err != nil || !ok {
+		return ctrl.Result{RequeueAfter: s.requeue}, err
 	}
 	ws := freeWorkspace(release.Workspace(s.key), s.downstream)
 	created, err := r.createDraft(ctx, s, ws)
@@ -227,4 +230,20 @@ func (r *Reconciler) restoreSyncRecord(ctx context.Context, pr *porchv1alpha1.Pa
 		return fmt.Errorf("restoring the sync record of %s: %w", pr.Name, err)
 	}
 	return nil
+}
+
+// heldRelative says what a moved draft held, measured against the target:
+// "upstream v1.21.5, newer", "upstream v1.21.2, older", or the same
+// release with other settings of the variant's.
+func heldRelative(key, target string) string {
+	held, _, _ := strings.Cut(key, "-config-")
+	switch {
+	case held == "":
+		return "no recorded upstream revision"
+	case release.Older(held, target):
+		return "upstream " + held + ", older"
+	case release.Older(target, held):
+		return "upstream " + held + ", newer"
+	}
+	return "upstream " + held + " with the variant's earlier steps or injected config"
 }

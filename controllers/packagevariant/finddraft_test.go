@@ -63,3 +63,16 @@ func TestRoleOf(t *testing.T) {
 		})
 	}
 }
+
+func TestHeldRelative(t *testing.T) {
+	for key, want := range map[string]string{
+		"v1.21.5":                 "upstream v1.21.5, newer",
+		"v1.21.2":                 "upstream v1.21.2, older",
+		"v1.21.3-config-0a1b2c3d": "upstream v1.21.3 with the variant's earlier steps or injected config",
+		"":                        "no recorded upstream revision",
+	} {
+		if got := heldRelative(key, "v1.21.3"); got != want {
+			t.Errorf("heldRelative(%q) = %q, want %q", key, got, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/lru"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -48,8 +49,13 @@ type Reconciler struct {
 	// upstreams holds published upstream content: immutable, and the same
 	// for every variant a release fans out to.
 	upstreams *lru.Cache
-	recorder  events.EventRecorder
-	now       func() time.Time
+	// listings are Porch's own recent lists of upstream releases, which
+	// confirm a walk's next step.
+	listings listings
+	// mapper tells cluster-scoped kinds from namespaced ones.
+	mapper   meta.RESTMapper
+	recorder events.EventRecorder
+	now      func() time.Time
 	// skipNameValidation lets a process run the controller more than once
 	// (a test restarting the manager).
 	skipNameValidation bool
@@ -79,6 +85,7 @@ func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 		approvals: &approvals{},
 		echoes:    &echoes{},
 		upstreams: lru.New(64),
+		mapper:    mgr.GetRESTMapper(),
 		recorder:  mgr.GetEventRecorder("forkline-packagevariant"),
 		now:       time.Now,
 	}

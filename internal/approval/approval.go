@@ -102,6 +102,9 @@ type Input struct {
 	// holds only forkline's own content. forkline never publishes a
 	// person's content with its own right: only a person approves it.
 	ChangedByPerson string
+	// RequiresPerson lists what the upstream release changes of the kinds
+	// a person approves (approval.requirePersonFor); empty when none.
+	RequiresPerson string
 	// Held is the reason of a hold on the variant or its draft.
 	Held string
 	// Soaking says what the previous automatic publish's soak waits for;
@@ -128,6 +131,7 @@ type Gate string
 const (
 	NotClean          Gate = "NotClean"
 	ChangedByPerson   Gate = "ChangedByPerson"
+	RequiresPerson    Gate = "RequiresPerson"
 	Held              Gate = "Held"
 	Soaking           Gate = "Soaking"
 	OutsideWindow     Gate = "OutsideWindow"
@@ -145,7 +149,8 @@ type Decision struct {
 	RetryAt time.Time
 }
 
-// Decide runs the gates in order: clean, nobody else's content, not held, the previous automatic
+// Decide runs the gates in order: clean, nobody else's content, no change
+// that needs a person, not held, the previous automatic
 // publish done soaking, inside a window, under the variant's rate limit,
 // under the policy's budget.
 func Decide(in Input, now time.Time) Decision {
@@ -154,6 +159,9 @@ func Decide(in Input, now time.Time) Decision {
 	}
 	if in.ChangedByPerson != "" {
 		return Decision{Gate: ChangedByPerson, Message: "changed by a person: " + in.ChangedByPerson + "; forkline approves only content it made itself, so a person with approval rights approves it"}
+	}
+	if in.RequiresPerson != "" {
+		return Decision{Gate: RequiresPerson, Message: "needs a person: " + in.RequiresPerson + " (approval.requirePersonFor); a person with approval rights approves it"}
 	}
 	if in.Held != "" {
 		return Decision{Gate: Held, Message: "held: " + in.Held}

@@ -125,3 +125,96 @@ func TestPersonsContentWaitsForAPerson(t *testing.T) {
 		t.Errorf("history records %s approved by %s, want v1.0.1 approved by person", rec.To, rec.ApprovedBy)
 	}
 }
+
+// TestChangesThatNeedAPerson: under Automatic approval, an upstream
+// release that adds a pipeline function, an RBAC object or a
+// cluster-scoped object waits for a person with a message naming it; a
+// plain change still publishes by itself; requirePersonFor: [] publishes
+// them all.
+func TestChangesThatNeedAPerson(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	const ns = "needs-e2e"
+	if err := smoke.PushUpstreamReleases(env, "np-upstream", "app", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, ns, "np-upstream", "app", "v1.0.0", "np-down")
+	stop := startManager(t)
+	defer stop()
+
+	pv := newVariant(ns, "np", "np-upstream", "np-down", "1.0.x", "")
+	pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval}
+	v := createVariant(ctx, t, ns, pv)
+	on := func(release string) func(*v1.PackageVariant) bool {
+		return func(pv *v1.PackageVariant) bool {
+			return pv.Status.Upstream != nil && pv.Status.Upstream.Current == release
+		}
+	}
+	v.waitVariant("v1.0.0 published by forkline", 2*time.Minute, on("v1.0.0"))
+
+	kptfile := fmt.Sprintf(smoke.KptfileTemplate, "app")
+	withMutator := kptfile + fmt.Sprintf("pipeline:\n  mutators:\n  - image: %s\n    configMap:\n      version: 6.6.6\n", devstack.FunctionImage("bump-version"))
+	role := "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: app\n  namespace: default\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  verbs: [get]\n"
+	namespace := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n"
+	release := func(version string, files ...string) devstack.Release {
+		r := devstack.Release{Version: version, Files: map[string]string{"Kptfile": kptfile, "deployment.yaml": releaseDeployment(version)}}
+		for i := 0; i+1 < len(files); i += 2 {
+			r.Files[files[i]] = files[i+1]
+		}
+		return r
+	}
+	waitsFor := func(release, says string) {
+		t.Helper()
+		got := v.waitVariant(release+" waits for a person", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+			c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
+			return phaseIs(v1.PhaseProposed, release)(pv) && c != nil && c.Reason == "RequiresPerson"
+		})
+		msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message
+		t.Logf("%s: AwaitingApproval RequiresPerson: %s", release, msg)
+		mustContain(t, release+"'s wait", msg, "needs a person: "+says, "a person with approval rights approves it")
+		time.Sleep(5 * time.Second)
+		if now := v.waitVariant("still waiting", time.Second, func(*v1.PackageVariant) bool { return true }); now.Status.Upstream.Current == release {
+			t.Fatalf("forkline published %s by itself", release)
+		}
+		v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
+		v.waitVariant(release+" approved by a person", 2*time.Minute, on(release))
+	}
+
+	for _, step := range []struct {
+		release devstack.Release
+		says    string // empty: forkline publishes it by itself
+	}{
+		{release("1.0.1", "Kptfile", withMutator), "pipeline: mutator bump-version added (" + devstack.FunctionImage("bump-version") + ")"},
+		{release("1.0.2", "Kptfile", withMutator, "role.yaml", role), "rbac: Role app added"},
+		{release("1.0.3", "Kptfile", withMutator, "role.yaml", role), ""},
+		{release("1.0.4", "Kptfile", withMutator, "role.yaml", role, "namespace.yaml", namespace), "cluster-scoped: Namespace team-a added"},
+	} {
+		if err := env.PushReleases("np-upstream", "app", step.release); err != nil {
+			t.Fatal(err)
+		}
+		r := "v" + step.release.Version
+		if step.says == "" {
+			v.waitVariant(r+", a plain change, published by forkline", 2*time.Minute, on(r))
+			continue
+		}
+		waitsFor(r, step.says)
+	}
+
+	// requirePersonFor: [] turns it off: the next such release goes alone.
+	current := &v1.PackageVariant{}
+	if err := env.Client.Get(ctx, v.key, current); err != nil {
+		t.Fatal(err)
+	}
+	current.Spec.Approval.RequirePersonFor = &[]v1.ChangeClass{}
+	if err := env.Client.Update(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	other := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: app-reader\nrules: []\n"
+	if err := env.PushReleases("np-upstream", "app", release("1.0.5", "Kptfile", withMutator, "role.yaml", role, "namespace.yaml", namespace, "clusterrole.yaml", other)); err != nil {
+		t.Fatal(err)
+	}
+	got := v.waitVariant("v1.0.5 published by forkline with the check off", 2*time.Minute, on("v1.0.5"))
+	if rec := got.Status.History[0]; rec.ApprovedBy != "forkline" {
+		t.Errorf("v1.0.5 approved by %s, want forkline", rec.ApprovedBy)
+	}
+}
