@@ -92,20 +92,21 @@ func (m *merger) merge(loc location, b, u, d *yaml.Node) *yaml.Node {
 }
 
 // multiline merges a string both sides changed line by line when it spans
-// lines (a script, an embedded config file): a conflict only where both
-// changed the same lines, one per such range. It declines (ok false) for
-// anything else.
+// lines (a script, an embedded config file), hunk by hunk as diff3 does: a
+// conflict only where both changed the same lines, one per such range,
+// which keeps downstream's lines; every other hunk of either side is
+// applied. It declines (ok false) for anything else.
 func (m *merger) multiline(loc location, b, u, d *yaml.Node) (*yaml.Node, bool) {
 	isStr := func(n *yaml.Node) bool { return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" }
 	if !isStr(b) || !isStr(u) || !isStr(d) || !strings.Contains(b.Value+u.Value+d.Value, "\n") {
 		return nil, false
 	}
-	merged, hunks := mergeLines(b.Value, u.Value, d.Value, m.policy)
-	if len(hunks) > 0 {
-		for _, h := range hunks {
-			m.conflicts = append(m.conflicts, h.conflict(loc.file, loc.res.display(), strings.Join(loc.path, ".")+" "))
-		}
-		return d, true
+	// Every hunk only one side changed is applied, also around a
+	// conflicting one, which keeps downstream's lines until a person
+	// decides.
+	merged, hunks := mergeLines(b.Value, u.Value, d.Value, m.policy, false)
+	for _, h := range hunks {
+		m.conflicts = append(m.conflicts, h.conflict(loc.file, loc.res.display(), strings.Join(loc.path, ".")+" "))
 	}
 	out := *d
 	out.Value = merged
@@ -197,7 +198,17 @@ func (m *merger) keyedList(loc location, keys []string, b, u, d *yaml.Node) (*ya
 	changed := false
 	for i, dv := range d.Content {
 		k := dk.order[i]
-		mv := m.merge(loc.element(selector(keys, k)), bk.byKey[k], uk.byKey[k], dv)
+		el := loc.element(selector(keys, k))
+		var mv *yaml.Node
+		if bv := bk.byKey[k]; bv != nil && uk.byKey[k] == nil && !equal(bv, dv) {
+			// Upstream deleted an element the downstream changed: one
+			// modify/delete conflict on the element, which stays whole
+			// (key included) until a person decides. Merged key by key,
+			// its key would read as deleted.
+			mv = m.conflict(el, bv, nil, dv)
+		} else {
+			mv = m.merge(el, bv, uk.byKey[k], dv)
+		}
 		if mv != dv {
 			changed = true
 		}
@@ -210,7 +221,18 @@ func (m *merger) keyedList(loc location, keys []string, b, u, d *yaml.Node) (*ya
 		if _, inD := dk.byKey[k]; inD {
 			continue
 		}
-		if mv := m.merge(loc.element(selector(keys, k)), bk.byKey[k], uv, nil); mv != nil {
+		el := loc.element(selector(keys, k))
+		if bv := bk.byKey[k]; bv != nil && !equal(bv, uv) {
+			// The downstream deleted an element upstream changed: the
+			// same conflict, the other way; the deletion stands until a
+			// person decides.
+			if mv := m.conflict(el, bv, uv, nil); mv != nil {
+				out.Content = append(out.Content, mv)
+				changed = true
+			}
+			continue
+		}
+		if mv := m.merge(el, bk.byKey[k], uv, nil); mv != nil {
 			out.Content = append(out.Content, mv)
 			changed = true
 		}

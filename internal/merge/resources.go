@@ -375,7 +375,7 @@ func (m *merger) text(out Tree, fp string, fb, fu, fd *file) {
 	case inU && !inD && !inB:
 		out[fp] = u // added upstream
 	case inU && inD: // changed on both sides (or added on both)
-		merged, hunks := mergeLines(b, u, d, m.policy)
+		merged, hunks := mergeLines(b, u, d, m.policy, true)
 		if len(hunks) > 0 && isYAMLPath(fp) {
 			// Markers would make the file invalid YAML and stop the
 			// draft rendering: downstream's file stays as it is, and the

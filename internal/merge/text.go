@@ -23,8 +23,10 @@ type textHunk struct {
 
 // mergeLines is diff3: regions where only one side changed take that side;
 // regions both changed differently are conflicts, written with markers
-// (or resolved by policy).
-func mergeLines(base, up, down string, policy ConflictPolicy) (string, []textHunk) {
+// (a file), or as downstream's lines (a string value, which markers would
+// corrupt), or resolved by policy. Either way every other region's change
+// is applied.
+func mergeLines(base, up, down string, policy ConflictPolicy, markers bool) (string, []textHunk) {
 	o, a, b := splitLines(base), splitLines(up), splitLines(down)
 	ma, mb := matchMap(o, a), matchMap(o, b)
 
@@ -48,6 +50,10 @@ func mergeLines(base, up, down string, policy ConflictPolicy) (string, []textHun
 			emit(bc)
 		default:
 			hunks = append(hunks, textHunk{baseStart: o0 + 1, baseEnd: o1, base: join(oc), up: join(ac), down: join(bc)})
+			if !markers {
+				emit(bc)
+				return
+			}
 			for _, section := range []struct {
 				marker string
 				lines  []string

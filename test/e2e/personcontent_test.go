@@ -69,9 +69,11 @@ func TestPersonsContentWaitsForAPerson(t *testing.T) {
 	got := v.waitVariant("v1.0.1 conflicted", 2*time.Minute, phaseIs(v1.PhaseConflicted, "v1.0.1"))
 	draft := got.Status.Sync.Draft
 
-	// The editor resolves it and, in the same push, adds escalate.yaml.
+	// The editor, who may push to drafts but not propose or approve them,
+	// resolves it and, in the same push, adds escalate.yaml.
+	editor := newPerson(ctx, t, ns, "editor", editorRules)
 	dir := filepath.Join(t.TempDir(), "draft")
-	v.porchctl("rpkg", "pull", draft, dir)
+	editor.must("rpkg", "pull", draft, dir)
 	for file, change := range map[string][2]string{
 		"deployment.yaml":         {"replicas: 3", "replicas: 2"},
 		"forkline-conflicts.yaml": {"resolved: false", "resolved: true"},
@@ -87,7 +89,7 @@ func TestPersonsContentWaitsForAPerson(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "escalate.yaml"), []byte(escalation), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	v.porchctl("rpkg", "push", draft, dir)
+	editor.must("rpkg", "push", draft, dir)
 
 	waits := func(pv *v1.PackageVariant) bool {
 		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
@@ -114,6 +116,13 @@ func TestPersonsContentWaitsForAPerson(t *testing.T) {
 		if strings.HasPrefix(line, "ApprovalWaiting") {
 			t.Logf("event: %s", line)
 		}
+	}
+
+	// The editor cannot approve it themselves: Porch refuses them.
+	if out, err := editor.porchctl("rpkg", "approve", draft); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+		t.Fatalf("the editor approved, or was refused for another reason: %v\n%s", err, out)
+	} else {
+		t.Logf("the editor's approve: %s", firstLineOf(out))
 	}
 
 	// A person with approval rights approves it: published, by a person.
