@@ -54,6 +54,35 @@ func main() {
 	}
 	fmt.Println("time x and alloc x are forkline / kyaml (below 1 is faster); forkline also detects conflicts.")
 
+	// The audit every merge passes before forkline writes it, against the
+	// merge's own time (target: at most 0.25).
+	fmt.Printf("\n%-9s %12s %12s %7s\n", "resources", "merge", "audit", "audit x")
+	for _, s := range strings.Split(*sizes, ",") {
+		n, _ := strconv.Atoi(strings.TrimSpace(s))
+		base, up, down := mergebench.Package(n)
+		res, err := merge.Merge(base, up, down, merge.Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		merged := testing.Benchmark(func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := merge.Merge(base, up, down, merge.Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		audited := testing.Benchmark(func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if err := merge.Audit(res); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		fmt.Printf("%-9d %10.2fms %10.2fms %7.2f\n", n, ms(merged), ms(audited), float64(audited.NsPerOp())/float64(merged.NsPerOp()))
+	}
+	fmt.Println("audit x is the audit's time / the merge's; the audit runs after every merge, before anything is written.")
+
 	// Reading a package: forkline's own reader (it keeps each document's
 	// text, for byte-for-byte output) against kio.ByteReader.
 	base, _, _ := mergebench.Package(10000)

@@ -83,6 +83,16 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		s.done = true
 		return nil
 	}
+	// Nothing is written that does not prove itself against its inputs.
+	if err := merge.Audit(res); err != nil {
+		metrics.Merges.WithLabelValues("audit-failed").Inc()
+		log.FromContext(ctx).Error(err, "merge audit failed: nothing written", "draft", prr.Name, "target", target.Revision)
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("merging upstream %s into %s: %v; forkline wrote nothing to the draft. Merge it by hand (porchctl rpkg pull/push on %s) and report it: it is a defect of forkline's merge",
+			target.Revision, prr.Name, err, prr.Name))
+		s.result.Reason = "MergeAuditFailed"
+		s.done = true
+		return nil
+	}
 	kf, err := porch.ParseKptfile(res.Tree[porch.KptfileName])
 	if err != nil {
 		setPhase(s, v1.PhaseFailed, err.Error())

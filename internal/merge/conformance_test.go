@@ -47,11 +47,20 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := map[string]int{}
-	var notes []string
+	var notes, refused []string
 	for _, e := range entries {
 		dir := filepath.Join(conformanceDir, e.Name())
-		class, detail := classify(t, dir)
+		class, detail, audit := classify(t, dir)
 		counts[class]++
+		if audit != nil {
+			// The audit refuses a result before it is written: right for
+			// a wrong one, a defect of the audit for any other.
+			refused = append(refused, e.Name())
+			detail += "; the audit refuses it: " + audit.Error()
+			if class != "wrong" {
+				t.Errorf("%s (%s): the audit refuses a right merge: %v", e.Name(), class, audit)
+			}
+		}
 		if class != "agree" {
 			notes = append(notes, fmt.Sprintf("%-18s %s: %s", class, e.Name(), detail))
 		}
@@ -74,17 +83,18 @@ func TestConformance(t *testing.T) {
 	for _, c := range classes {
 		table = append(table, fmt.Sprintf("%s %d", c, counts[c]))
 	}
-	t.Logf("kyaml conformance, %d cases: %s\n%s", len(entries), strings.Join(table, ", "), strings.Join(notes, "\n"))
+	t.Logf("kyaml conformance, %d cases: %s; the audit refuses %d (%s)\n%s", len(entries), strings.Join(table, ", "), len(refused), strings.Join(refused, ", "), strings.Join(notes, "\n"))
 }
 
 // classify merges one case and says how forkline's answer relates to
 // kyaml's.
-func classify(t *testing.T, dir string) (class, detail string) {
+func classify(t *testing.T, dir string) (class, detail string, audit error) {
 	t.Helper()
 	res, err := Merge(readTree(t, dir, "base"), readTree(t, dir, "upstream"), readTree(t, dir, "downstream"), Options{})
 	if err != nil {
-		return "wrong", "error: " + err.Error()
+		return "wrong", "error: " + err.Error(), nil
 	}
+	audit = Audit(res)
 	if len(res.Conflicts) > 0 {
 		var shown []string
 		genuine := true
@@ -95,15 +105,15 @@ func classify(t *testing.T, dir string) (class, detail string) {
 			}
 		}
 		if genuine {
-			return "conflict-expected", strings.Join(shown, "; ")
+			return "conflict-expected", strings.Join(shown, "; "), audit
 		}
-		return "false-conflict", strings.Join(shown, "; ")
+		return "false-conflict", strings.Join(shown, "; "), audit
 	}
 	anchor := readTree(t, dir, "anchor")
 	if diff := differs(anchor, res.Tree); diff != "" {
-		return "wrong", diff
+		return "wrong", diff, audit
 	}
-	return "agree", ""
+	return "agree", "", audit
 }
 
 // differs names the files whose resources differ between kyaml's answer

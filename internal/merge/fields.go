@@ -409,8 +409,8 @@ func equal(a, b *yaml.Node) bool {
 		}
 		return true
 	case yaml.MappingNode:
-		if samePairs(a, b) {
-			return true
+		if same, decided := samePairs(a, b); decided {
+			return same
 		}
 		bi := indexMap(b)
 		na, nb := 0, 0
@@ -433,18 +433,27 @@ func equal(a, b *yaml.Node) bool {
 	return false
 }
 
-// samePairs is the common case of equal maps written in the same order; it
-// also settles maps with repeated keys, which a key lookup cannot.
-func samePairs(a, b *yaml.Node) bool {
+// samePairs compares maps whose keys are written in the same order, the
+// common case, pair by pair; decided is false when the keys differ in
+// number or order, for a comparison by key. (It also settles maps with
+// repeated keys, which a key lookup cannot.) Once the keys line up, a
+// value that differs decides: comparing by key would compare the same
+// pairs again.
+func samePairs(a, b *yaml.Node) (same, decided bool) {
 	if len(a.Content) != len(b.Content) {
-		return false
+		return false, false
 	}
 	for i := 0; i+1 < len(a.Content); i += 2 {
-		if a.Content[i].Value != b.Content[i].Value || !equal(a.Content[i+1], b.Content[i+1]) {
-			return false
+		if a.Content[i].Value != b.Content[i].Value {
+			return false, false
 		}
 	}
-	return true
+	for i := 0; i+1 < len(a.Content); i += 2 {
+		if !equal(a.Content[i+1], b.Content[i+1]) {
+			return false, true
+		}
+	}
+	return true, true
 }
 
 // oneLine renders a value for a conflict report.

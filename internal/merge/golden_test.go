@@ -47,6 +47,9 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if err := Audit(res); err != nil {
+				t.Errorf("audit: %v", err)
+			}
 			if *update {
 				writeGolden(t, dir, res)
 			}

@@ -89,6 +89,8 @@ func (c Conflict) String() string {
 type Result struct {
 	Tree      Tree
 	Conflicts []Conflict
+	// audit is what Audit checks the result against (a resource merge).
+	audit *audited
 }
 
 // ErrNotFastForward is returned by the fast-forward strategy when the
@@ -106,6 +108,9 @@ func Merge(base, upstream, downstream Tree, opts Options) (*Result, error) {
 	res, err := mergePackage(without(base, own), without(upstream, own), without(downstream, own), opts)
 	if err != nil {
 		return nil, err
+	}
+	if res.audit != nil {
+		res.audit.own = own
 	}
 	for fp, content := range downstream {
 		if within(fp, own) {

@@ -73,7 +73,17 @@ func isYAMLPath(p string) bool {
 	return base == "Kptfile" || strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
 }
 
-func parsePackage(t Tree) (*pkg, error) {
+func parsePackage(t Tree) (*pkg, error) { return parsePackageKnowing(t, nil) }
+
+// parsed is a document's decoded root, for a text seen before.
+type parsed struct {
+	node *yaml.Node
+	head string
+}
+
+// parsePackageKnowing is parsePackage that takes the decoded root of a
+// document whose exact text it knows (the same text decodes the same).
+func parsePackageKnowing(t Tree, known map[string]parsed) (*pkg, error) {
 	p := &pkg{files: make(map[string]*file, len(t)), byID: map[string]*resource{}}
 	paths := make([]string, 0, len(t))
 	for fp := range t {
@@ -81,7 +91,7 @@ func parsePackage(t Tree) (*pkg, error) {
 	}
 	sort.Strings(paths)
 	for _, fp := range paths {
-		f, err := parseFile(fp, t[fp])
+		f, err := parseFileKnowing(fp, t[fp], known)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +119,9 @@ func parsePackage(t Tree) (*pkg, error) {
 // parseFile reads a file's KRM documents. A YAML file holding anything that
 // is not a KRM object is text; malformed YAML is an error naming the file
 // and line.
-func parseFile(fp, content string) (*file, error) {
+func parseFile(fp, content string) (*file, error) { return parseFileKnowing(fp, content, nil) }
+
+func parseFileKnowing(fp, content string, known map[string]parsed) (*file, error) {
 	f := &file{path: fp, content: content}
 	if !isYAMLPath(fp) {
 		f.text = true
@@ -118,7 +130,12 @@ func parseFile(fp, content string) (*file, error) {
 	chunks := splitDocuments(content)
 	for _, chunk := range chunks {
 		var root yaml.Node
-		err := yaml.NewDecoder(strings.NewReader(chunk.text)).Decode(&root)
+		var err error
+		if k, ok := known[chunk.text]; ok {
+			root = yaml.Node{Kind: yaml.DocumentNode, HeadComment: k.head, Content: []*yaml.Node{k.node}}
+		} else {
+			err = yaml.NewDecoder(strings.NewReader(chunk.text)).Decode(&root)
+		}
 		if errors.Is(err, io.EOF) {
 			f.docs = append(f.docs, doc{raw: chunk.text})
 			continue

@@ -40,6 +40,9 @@ func mustMerge(t *testing.T, b, u, d Tree) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := Audit(res); err != nil {
+		t.Fatalf("audit: %v", err)
+	}
 	return res
 }
 
@@ -128,7 +131,8 @@ func TestProperties(t *testing.T) {
 }
 
 // FuzzMerge feeds arbitrary single-file packages: the engine must never
-// panic, and where the inputs parse, the properties hold.
+// panic, and where the inputs parse, the properties hold and every merge
+// passes its audit, under every conflict policy.
 func FuzzMerge(f *testing.F) {
 	for _, in := range goldenInputs(f) {
 		for p := range in[2] {
@@ -139,8 +143,12 @@ func FuzzMerge(f *testing.F) {
 	f.Add("x.yaml", "apiVersion: v1\nkind: A\n---\n", "apiVersion: v1\nkind: A\nmetadata: &m {name: x}\nspec: *m\n", "--- !!null\n")
 	f.Fuzz(func(t *testing.T, path, base, up, down string) {
 		b, u, d := Tree{path: base}, Tree{path: up}, Tree{path: down}
-		if _, err := Merge(b, u, d, Options{}); err != nil {
+		first, err := Merge(b, u, d, Options{})
+		if err != nil {
 			return // an error is fine; a panic is not
+		}
+		if err := Audit(first); err != nil {
+			t.Errorf("audit: %v", err)
 		}
 		res, err := Merge(b, d, d, Options{})
 		if err != nil {
@@ -150,8 +158,13 @@ func FuzzMerge(f *testing.F) {
 			t.Errorf("merge(b, d, d) reported conflicts: %v", res.Conflicts)
 		}
 		for _, policy := range []ConflictPolicy{PreferUpstream, PreferDownstream} {
-			if _, err := Merge(b, u, d, Options{ConflictPolicy: policy}); err != nil {
+			res, err := Merge(b, u, d, Options{ConflictPolicy: policy})
+			if err != nil {
 				t.Errorf("%s: %v", policy, err)
+				continue
+			}
+			if err := Audit(res); err != nil {
+				t.Errorf("%s: audit: %v", policy, err)
 			}
 		}
 	})

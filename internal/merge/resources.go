@@ -81,7 +81,7 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 		}
 		return ci.Path < cj.Path
 	})
-	return &Result{Tree: out, Conflicts: m.conflicts}, nil
+	return &Result{Tree: out, Conflicts: m.conflicts, audit: &audited{b: b, u: u, d: d, textPaths: textPaths, policy: policy}}, nil
 }
 
 // matchUnidentified gives a file's one map that is not KRM on some side

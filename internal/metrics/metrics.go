@@ -49,7 +49,7 @@ var (
 	// Merges counts merges by result: clean or conflicted.
 	Merges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "forkline_merges_total",
-		Help: "Merges of an upstream release into a draft, by result (clean, conflicted).",
+		Help: "Merges of an upstream release into a draft, by result (clean, conflicted, audit-failed: refused by the audit, nothing written).",
 	}, []string{"result"})
 	// Approvals counts publishes by who approved them: forkline or a person.
 	Approvals = prometheus.NewCounterVec(prometheus.CounterOpts{
