@@ -98,8 +98,9 @@ bench-fanout: stack-bins ## Measure a release fanning out to N repositories (N=1
 	go run ./bench/fanout
 
 .PHONY: fuzz
-fuzz: ## Fuzz the merge engine for FUZZTIME (default 10m; not part of `make test`).
-	go test -run '^$$' -fuzz FuzzMerge -fuzztime $(or $(FUZZTIME),10m) ./internal/merge/
+fuzz: ## Fuzz the merge engine, its audit the oracle: arbitrary files, then random edits on both sides, FUZZTIME each (default 5m; not part of `make test`).
+	go test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime $(or $(FUZZTIME),5m) ./internal/merge/
+	go test -run '^$$' -fuzz '^FuzzAuditedEdits$$' -fuzztime $(or $(FUZZTIME),5m) ./internal/merge/
 
 .PHONY: clean
 clean: ## Remove built binaries (the stack rebuilds them on demand).
