@@ -35,6 +35,7 @@ type Downstream struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*(/[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*)*$')",message="a package path is names separated by '/', each of letters, digits, '-', '_' and single dots, e.g. team/app: Porch turns it into git branch and tag names"
 	Package string `json:"package,omitempty"`
 }
 

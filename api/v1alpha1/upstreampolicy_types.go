@@ -21,6 +21,7 @@ type RepositoryTarget struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*(/[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*)*$')",message="a package path is names separated by '/', each of letters, digits, '-', '_' and single dots, e.g. team/app: Porch turns it into git branch and tag names"
 	Package string `json:"package,omitempty"`
 
 	ReleaseTrack `json:",inline"`
@@ -45,6 +46,7 @@ type RepositorySelectorTarget struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*(/[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*)*$')",message="a package path is names separated by '/', each of letters, digits, '-', '_' and single dots, e.g. team/app: Porch turns it into git branch and tag names"
 	Package string `json:"package,omitempty"`
 
 	// prereleases lets the tracks match pre-releases.

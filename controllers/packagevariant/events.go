@@ -3,6 +3,7 @@
 package packagevariant
 
 import (
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +33,16 @@ func (r *Reconciler) emitPhaseEvent(before, after *v1.PackageVariant) {
 	if is == v1.PhaseFailed || is == v1.PhaseConflicted {
 		eventType = corev1.EventTypeWarning
 	}
-	r.event(after, eventType, string(is), "sync %s -> %s: %s", after.Status.Sync.From, after.Status.Sync.To, after.Status.Sync.Message)
+	r.event(after, eventType, string(is), "%s: %s", syncName(after.Status.Sync), after.Status.Sync.Message)
+}
+
+// syncName is how an Event names a sync: "sync v1.21.2 -> v1.21.3", or
+// "first sync to v1.21.2" when the branch had no release yet.
+func syncName(s *v1.SyncStatus) string {
+	if s.From == "" {
+		return "first sync to " + s.To
+	}
+	return fmt.Sprintf("sync %s -> %s", s.From, s.To)
 }
 
 func firstLine(s string) string {

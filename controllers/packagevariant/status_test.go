@@ -109,3 +109,15 @@ func TestOutageKeepsItsStart(t *testing.T) {
 		t.Errorf("Ready message %q does not keep the outage's start", ready.Message)
 	}
 }
+
+func TestSyncName(t *testing.T) {
+	for want, s := range map[string]*v1.SyncStatus{
+		"first sync to v1.21.2":   {To: "v1.21.2"},
+		"sync v1.21.2 -> v1.21.3": {From: "v1.21.2", To: "v1.21.3"},
+		"sync v1.21.3 -> v1.21.2": {From: "v1.21.3", To: "v1.21.2"},
+	} {
+		if got := syncName(s); got != want {
+			t.Errorf("syncName(%+v) = %q, want %q", s, got, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,6 +61,15 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 	}
 	for i, in := range s.pv.Spec.Injectors {
 		if in.Group != "" {
+			// A kind the cluster does not serve can never be injected:
+			// say so now rather than propose without it.
+			gk := schema.GroupKind{Group: in.Group, Kind: in.Kind}
+			if _, err := r.mapper.RESTMapping(gk, in.Version); meta.IsNoMatchError(err) {
+				stall(s, "InvalidSpec", fmt.Sprintf("spec.injectors[%d] names kind %s of %s/%s, which the cluster does not serve; fix the group, version or kind, or install its CRD", i, in.Kind, in.Group, in.Version))
+				return ctrl.Result{}, nil
+			} else if err != nil {
+				return ctrl.Result{}, fmt.Errorf("looking up spec.injectors[%d]'s kind %s: %w", i, gk, err)
+			}
 			continue // custom kinds are read when injected
 		}
 		cm := &corev1.ConfigMap{}

@@ -239,6 +239,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		orphans = append(orphans, *pv)
 	}
 	kept := fanout.Retain(p, inputs, problems, orphans)
+	// Every variant the board shows counts, those kept for a target with a
+	// problem too: "0/1 up to date, 2 proposed" would not add up.
+	total := len(desired)
 	shown := map[string]bool{}
 	for i := range orphans {
 		pv := &orphans[i]
@@ -246,6 +249,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			row := rowFor(pv, fanout.Variant{Spec: pv.Spec})
 			row.Ready, row.Message = false, reason
 			rows = append(rows, row)
+			total++
 			shown[pv.Name], shown[pv.Annotations[fanout.SourceAnnotation]] = true, true
 			continue
 		}
@@ -262,8 +266,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Repo < rows[j].Repo })
 	p.Status.Targets = rows
-	p.Status.Variants = fmt.Sprintf("%d/%d", ready, len(desired))
-	outcome = summary(p, rows, len(desired), ready, problems)
+	p.Status.Variants = fmt.Sprintf("%d/%d", ready, total)
+	outcome = summary(p, rows, total, ready, problems)
 
 	if hasObjectSelector(p) {
 		return ctrl.Result{RequeueAfter: objectResync}, nil

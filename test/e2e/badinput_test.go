@@ -146,6 +146,9 @@ func TestBadInput(t *testing.T) {
 		{variant("5mb-configmap", "big", "1.x", nil), want(kstatus.CurrentStatus, "Proposed", "")},
 		{variant("missing-function-image", "badfn", "1.x", nil), want(kstatus.FailedStatus, "Failed", "rendering the draft's pipeline failed: function ghcr.io/forkline/does-not-exist:v0.0.0")},
 		{variant("missing-injected-configmap", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Injectors = []v1.Injector{{Name: "no-such-config"}} }), want(kstatus.FailedStatus, "InjectedObjectNotFound", `spec.injectors[0] names ConfigMap "no-such-config"`)},
+		{variant("injector-kind-not-served", "web", "1.x", func(pv *v1.PackageVariant) {
+			pv.Spec.Injectors = []v1.Injector{{Group: "example.com", Version: "v1", Kind: "Nope", Name: "x"}}
+		}), want(kstatus.FailedStatus, "InvalidSpec", "spec.injectors[0] names kind Nope of example.com/v1, which the cluster does not serve")},
 		{variant("suspended", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Suspend = true }), want(kstatus.CurrentStatus, "Suspended", "spec.suspend is true")},
 		{variant("adopt-none", "web", "1.x", func(pv *v1.PackageVariant) {
 			pv.Spec.Downstream = v1.Downstream{Repo: "bad-taken", Package: "taken"}

@@ -455,6 +455,10 @@ func TestPolicyTargetProblemsKeepVariants(t *testing.T) {
 	// A typo in the branch's track.
 	setRepo(selected, "1.21.x.y")
 	board("the typo", rowSays("1.21.x.y"))
+	// The kept variant counts: the board adds up.
+	if got := (&v1.UpstreamPolicy{}); env.Client.Get(ctx, client.ObjectKeyFromObject(p), got) != nil || got.Status.Variants != "0/1" {
+		t.Errorf("with the kept variant on the board, variants = %q, want 0/1", got.Status.Variants)
+	}
 	intact("typo")
 	setRepo(selected, "1.21.x")
 	board("the typo fixed", func(rows []v1.TargetStatus) bool { return len(rows) == 1 && rows[0].Message == "" && rows[0].Ready })

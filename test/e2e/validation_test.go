@@ -49,6 +49,14 @@ func rejections() []rejection {
 			}(),
 			want: "spec.approval.windows[0].timeZone",
 		},
+		"a downstream package that is no path": {
+			obj: func() client.Object {
+				pv := validVariant("escape")
+				pv.Spec.Downstream.Package = "../Escape Me"
+				return pv
+			}(),
+			want: "a package path is names separated by '/', each of letters",
+		},
 		"health check in another namespace": {
 			obj: func() client.Object {
 				pv := validVariant("hc-elsewhere")
