@@ -21,7 +21,9 @@ type RepositoryTarget struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*(/[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*)*$')",message="a package path is names separated by '/', each of letters, digits, '-', '_' and single dots, e.g. team/app: Porch turns it into git branch and tag names"
+	// It is a path of names separated by '/', each of letters, digits,
+	// '-', '_' and single dots, e.g. team/app.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*(/[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*)*$`
 	Package string `json:"package,omitempty"`
 
 	ReleaseTrack `json:",inline"`
@@ -46,7 +48,9 @@ type RepositorySelectorTarget struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*(/[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*)*$')",message="a package path is names separated by '/', each of letters, digits, '-', '_' and single dots, e.g. team/app: Porch turns it into git branch and tag names"
+	// It is a path of names separated by '/', each of letters, digits,
+	// '-', '_' and single dots, e.g. team/app.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*(/[A-Za-z0-9]([A-Za-z0-9_-]|[.][A-Za-z0-9_-])*)*$`
 	Package string `json:"package,omitempty"`
 
 	// prereleases lets the tracks match pre-releases.
