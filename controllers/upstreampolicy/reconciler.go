@@ -219,9 +219,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 
 	var rows []v1.TargetStatus
-	ready := 0
+	ready, taken := 0, false
 	for _, d := range desired {
 		pv, err := r.apply(ctx, p, d, existing[d.Name])
+		var nameErr *nameTaken
+		if errors.As(err, &nameErr) {
+			taken = true
+			// Only a person can free the name: Stalled, not retried.
+			problems = append(problems, fanout.Problem{Target: d.Target, Repo: d.Spec.Downstream.Repo, Package: d.Spec.DownstreamPackage(), Track: d.Spec.Upstream.Versions, Variant: d.Name, Message: nameErr.Error()})
+			continue
+		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -272,6 +279,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if hasObjectSelector(p) {
 		return ctrl.Result{RequeueAfter: objectResync}, nil
 	}
+	if taken {
+		// The object holding the name is not the policy's: no event of
+		// it reaches the policy when a person deletes it.
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -305,7 +317,7 @@ func (r *Reconciler) apply(ctx context.Context, p *v1.UpstreamPolicy, d fanout.V
 			return nil, fmt.Errorf("creating variant %s: %w", d.Name, err)
 		}
 		if !metav1.IsControlledBy(existing, p) {
-			return nil, fmt.Errorf("variant %s exists and the policy does not own it: %w", d.Name, err)
+			return nil, &nameTaken{variant: d.Name, owner: ownerOf(existing)}
 		}
 		pv = existing
 	}
@@ -478,6 +490,25 @@ func summary(p *v1.UpstreamPolicy, rows []v1.TargetStatus, total, upToDate int, 
 	default:
 		return status.Result{Outcome: status.Done, Reason: "VariantsApplied", Message: counts + "; see status.targets"}
 	}
+}
+
+// nameTaken is a variant the policy would make whose name another object
+// holds: a hand-made PackageVariant, or another policy's.
+type nameTaken struct {
+	variant, owner string
+}
+
+func (e *nameTaken) Error() string {
+	return fmt.Sprintf("PackageVariant %s exists and is not this policy's (%s); delete or rename it, and the policy makes its own", e.variant, e.owner)
+}
+
+// ownerOf says who holds a variant: its controller, or nobody (made by
+// hand).
+func ownerOf(pv *v1.PackageVariant) string {
+	if ref := metav1.GetControllerOf(pv); ref != nil {
+		return fmt.Sprintf("it belongs to %s %s", ref.Kind, ref.Name)
+	}
+	return "it was made by hand: it has no owner"
 }
 
 // specError is a spec a person must fix: an invalid selector, or a kind

@@ -20,6 +20,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/fanout"
 	"github.com/forkline/forkline/internal/manager"
 )
 
@@ -206,6 +207,13 @@ func TestBadInput(t *testing.T) {
 		{policy("policy-missing-repo", v1.Target{Repositories: []v1.RepositoryTarget{{Repo: "no-such-fork", ReleaseTrack: v1.ReleaseTrack{Versions: "1.x"}}}}), want(kstatus.FailedStatus, "TargetErrors", `"no-such-fork" does not exist`)},
 		{suspended, want(kstatus.CurrentStatus, "Suspended", "every variant is held")},
 		{policy("policy-variants-waiting", v1.Target{Repositories: []v1.RepositoryTarget{{Repo: "bad-downstream", Package: "by-policy", ReleaseTrack: v1.ReleaseTrack{Versions: "1.x"}}}}), want(kstatus.CurrentStatus, "", "variants up to date")},
+		{policy("policy-name-taken", v1.Target{Repositories: []v1.RepositoryTarget{{Repo: "bad-downstream", Package: "by-hand", ReleaseTrack: v1.ReleaseTrack{Versions: "1.x"}}}}),
+			want(kstatus.FailedStatus, "TargetErrors", "PackageVariant policy-name-taken-bad-downstream-by-hand exists and is not this policy's (it was made by hand: it has no owner); delete or rename it")},
+	}
+	// A person's own variant holds the name policy-name-taken would give.
+	handMade := variant(fanout.Name("policy-name-taken", "bad-downstream", "by-hand"), "web", "1.x", nil)
+	if err := env.Client.Create(ctx, handMade); err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range policies {
 		if err := env.Client.Create(ctx, c.p); err != nil {
