@@ -63,7 +63,7 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 	r.echoes.creating(pv, ws)
 	defer r.echoes.creating(pv, "")
 	if err := r.client.Create(ctx, draft); err != nil {
-		return nil, fmt.Errorf("creating draft %s for upstream %s: %w", ws, target.Revision, err)
+		return nil, fmt.Errorf("creating draft %s for upstream %s in Porch Repository %q: %w", ws, target.Revision, pv.Spec.Downstream.Repo, err)
 	}
 	metrics.DraftsCreated.Inc()
 	r.echoes.wroteDraft(pv, draft)

@@ -156,7 +156,7 @@ func TestBadInput(t *testing.T) {
 			pv.Spec.AdoptionPolicy = v1.AdoptNone
 		}), want(kstatus.FailedStatus, "NotAdopted", "set adoptionPolicy: adoptExisting")},
 		{variant("second-writer", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Downstream.Package = "older-pin" }), want(kstatus.FailedStatus, "", `PackageVariant "older-pin"`)},
-		{variant("git-outage", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Downstream.Repo = "bad-gitdown" }), want(kstatus.InProgressStatus, "GitUnavailable", "unavailable since")},
+		{variant("git-outage", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Downstream.Repo = "bad-gitdown" }), want(kstatus.InProgressStatus, "GitUnavailable", "unavailable since", `in Porch Repository "bad-gitdown"`)},
 	}
 	for _, c := range variants {
 		if err := env.Client.Create(ctx, c.pv); err != nil {
