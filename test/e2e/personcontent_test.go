@@ -133,6 +133,46 @@ func TestPersonsContentWaitsForAPerson(t *testing.T) {
 	if rec := got.Status.History[0]; rec.To != "v1.0.1" || rec.ApprovedBy != "person" {
 		t.Errorf("history records %s approved by %s, want v1.0.1 approved by person", rec.To, rec.ApprovedBy)
 	}
+
+	// A garbage resolution: the editor deletes forkline-conflicts.yaml
+	// and leaves replicas: banana. It waits for a person too.
+	v.publishEdit("pc-down", "local-edit-2", "replicas: 2", "replicas: 3")
+	third := devstack.Release{Version: "1.0.2", Files: map[string]string{
+		"Kptfile":         fmt.Sprintf(smoke.KptfileTemplate, "app"),
+		"deployment.yaml": strings.Replace(releaseDeployment("1.0.2"), "replicas: 1", "replicas: 4", 1),
+	}}
+	if err := env.PushReleases("pc-upstream", "app", third); err != nil {
+		t.Fatal(err)
+	}
+	got = v.waitVariant("v1.0.2 conflicted", 2*time.Minute, phaseIs(v1.PhaseConflicted, "v1.0.2"))
+	draft = got.Status.Sync.Draft
+	garbage := filepath.Join(t.TempDir(), "garbage")
+	editor.must("rpkg", "pull", draft, garbage)
+	if err := os.Remove(filepath.Join(garbage, "forkline-conflicts.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(garbage, "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(garbage, "deployment.yaml"), []byte(strings.Replace(string(b), "replicas: 3", "replicas: banana", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	editor.must("rpkg", "push", draft, garbage)
+	waits2 := func(pv *v1.PackageVariant) bool {
+		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
+		return phaseIs(v1.PhaseProposed, "v1.0.2")(pv) && c != nil && c.Reason == "ChangedByPerson"
+	}
+	got = v.waitVariant("the garbage resolution proposed, waiting for a person", 2*time.Minute, waits2)
+	msg = meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message
+	t.Logf("AwaitingApproval after the garbage resolution: %s", msg)
+	mustContain(t, "the garbage resolution's wait", msg, "changed by a person: ", "deployment.yaml", "forkline-conflicts.yaml (removed)")
+	time.Sleep(10 * time.Second)
+	for _, pr := range v.downstreamOf("pc-down") {
+		if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && upstreamOf(&pr) == "v1.0.2" {
+			t.Fatalf("forkline published %s, replicas: banana and all", pr.Name)
+		}
+	}
 }
 
 // TestChangesThatNeedAPerson: under Automatic approval, an upstream
