@@ -82,7 +82,10 @@ func TestMetricsMoveWithASync(t *testing.T) {
 	}
 
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
-	published := waitMetric("once published", series("forkline_variant_phase", `namespace="met-e2e",phase="Published",variant="app"`), func(x float64) bool { return x == 1 })
+	waitMetric("once published", series("forkline_variant_phase", `namespace="met-e2e",phase="Published",variant="app"`), func(x float64) bool { return x == 1 })
+	// The phase gauge moves before the status write, the counters once it
+	// is written: wait for the person's approval to be counted.
+	published := waitMetric("the approval counted", `forkline_approvals_total{by="person"}`, func(x float64) bool { return x > before[`forkline_approvals_total{by="person"}`] })
 	for key, want := range map[string]float64{
 		`forkline_approvals_total{by="person"}`:                  1,
 		"forkline_release_to_published_seconds_count":            1,

@@ -202,7 +202,9 @@ func TestChangesThatNeedAPerson(t *testing.T) {
 	v.waitVariant("v1.0.0 published by forkline", 2*time.Minute, on("v1.0.0"))
 
 	kptfile := fmt.Sprintf(smoke.KptfileTemplate, "app")
-	withMutator := kptfile + fmt.Sprintf("pipeline:\n  mutators:\n  - image: %s\n    configMap:\n      version: 6.6.6\n", devstack.FunctionImage("bump-version"))
+	// bump-version with no config sets the version the upstreamLock
+	// names: what upstream's own labels say, so no later release conflicts.
+	withMutator := kptfile + fmt.Sprintf("pipeline:\n  mutators:\n  - image: %s\n", devstack.FunctionImage("bump-version"))
 	role := "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: app\n  namespace: default\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  verbs: [get]\n"
 	namespace := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n"
 	release := func(version string, files ...string) devstack.Release {
