@@ -48,7 +48,15 @@ func newManager(t *testing.T, cfg *rest.Config, opts manager.Options) ctrl.Manag
 // startManager runs forkline's manager against the stack until stop.
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
-	mgr := newManager(t, managerConfig, manager.Options{})
+	return startManagerWith(t, manager.Options{})
+}
+
+// startManagerWith is startManager with options: a shard's selector, so
+// a test restarting its manager often is not slowed by what other tests
+// left in the cluster.
+func startManagerWith(t *testing.T, opts manager.Options) (stop func()) {
+	t.Helper()
+	mgr := newManager(t, managerConfig, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	denied := forbidden.Load()

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack/smoke"
+	"github.com/forkline/forkline/internal/manager"
 )
 
 // TestWalkNeverSkipsAcrossRestarts restarts the manager again and again
@@ -27,8 +28,11 @@ func TestWalkNeverSkipsAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	registerRepos(ctx, t, ns, "walk-upstream", "app", "v1.0.5", "walk-down")
-	stop := startManager(t)
+	// A shard of this one variant: twenty restarts re-read only it.
+	shard := manager.Options{WatchLabelSelector: "forkline.dev/shard=walk-e2e"}
+	stop := startManagerWith(t, shard)
 	pv := newVariant(ns, "walk", "walk-upstream", "walk-down", "1.0.x", "")
+	pv.Labels = map[string]string{"forkline.dev/shard": "walk-e2e"}
 	pv.Spec.Pin = &v1.Pin{Revision: "v1.0.0", Reason: "start the walk at the first release"}
 	v := createVariant(ctx, t, ns, pv)
 	first := v.waitVariant("v1.0.0 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
@@ -94,7 +98,7 @@ func TestWalkNeverSkipsAcrossRestarts(t *testing.T) {
 	restarts := 0
 	restart := func() {
 		stop()
-		stop = startManager(t)
+		stop = startManagerWith(t, shard)
 		restarts++
 	}
 	for _, r := range releases[1:] {
