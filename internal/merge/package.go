@@ -140,6 +140,9 @@ func parseFileKnowing(fp, content string, known map[string]parsed) (*file, error
 			f.docs = append(f.docs, doc{raw: chunk.text})
 			continue
 		}
+		if err == nil {
+			err = uniqueKeys(&root)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s", fp, shiftLines(err.Error(), chunk.line-1))
 		}
@@ -355,4 +358,40 @@ func (f *file) resources() []*resource {
 		}
 	}
 	return out
+}
+
+// uniqueKeys refuses a map that holds a key twice: YAML forbids it, and
+// which of the two a merge (or Porch, or kubectl) takes is anyone's guess.
+func uniqueKeys(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		twice := func(k, o *yaml.Node) error {
+			return fmt.Errorf("line %d: key %q appears twice in one map (also on line %d); a YAML map holds each key once", o.Line, o.Value, k.Line)
+		}
+		if len(n.Content) > 32 { // many keys: by lookup, not pair by pair
+			seen := make(map[string]*yaml.Node, len(n.Content)/2)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k := n.Content[i]; k.Kind == yaml.ScalarNode {
+					if first, dup := seen[k.Value]; dup {
+						return twice(first, k)
+					}
+					seen[k.Value] = k
+				}
+			}
+		} else {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				for j := i + 2; k.Kind == yaml.ScalarNode && j+1 < len(n.Content); j += 2 {
+					if o := n.Content[j]; o.Kind == yaml.ScalarNode && o.Value == k.Value {
+						return twice(k, o)
+					}
+				}
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if err := uniqueKeys(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
