@@ -151,10 +151,11 @@ func parseFileKnowing(fp, content string, known map[string]parsed) (*file, error
 			continue
 		}
 		res, ok := newResource(fp, root.Content[0])
-		if !ok && len(f.docs) == 0 && root.Content[0].Kind == yaml.MappingNode && onlyDocument(chunks, chunk) {
+		if !ok && root.Content[0].Kind == yaml.MappingNode && onlyDocument(chunks, chunk) {
 			// A YAML file of one map that is not KRM (a values file, a
 			// partial resource) still merges key by key: the file is its
-			// identity.
+			// identity. Empty and comment-only documents beside it do not
+			// count (a merge may write one before it).
 			res, ok = &resource{id: "|||" + fp, file: fp, node: root.Content[0]}, true
 		}
 		if !ok {
