@@ -31,13 +31,26 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A path that is text on any side is merged as text on all sides.
+	// A path that is text on any side is merged as text on all sides; so
+	// is one that is a map that is not KRM on one side and holds resources
+	// on another: both cannot be written into one file and read back.
 	textPaths := map[string]bool{}
+	mapOnly, holdsKRM := map[string]bool{}, map[string]bool{}
 	for _, p := range []*pkg{b, u, d} {
 		for fp, f := range p.files {
-			if f.text {
+			switch rs := f.resources(); {
+			case f.text:
 				textPaths[fp] = true
+			case len(rs) == 1 && rs[0].kind == "":
+				mapOnly[fp] = true
+			case len(rs) > 0:
+				holdsKRM[fp] = true
 			}
+		}
+	}
+	for fp := range mapOnly {
+		if holdsKRM[fp] {
+			textPaths[fp] = true
 		}
 	}
 	for _, p := range []*pkg{b, u, d} {
