@@ -265,10 +265,7 @@ func (r *Reconciler) policyApprovals(ctx context.Context, ns, policy string) (ma
 // approval.requirePersonFor names; empty for a rollback (content published
 // before) and when the list is empty.
 func (r *Reconciler) requiresPerson(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (string, error) {
-	var classes []review.Class
-	for _, c := range s.pv.Spec.Approval.EffectiveRequirePersonFor() {
-		classes = append(classes, review.Class(c))
-	}
+	classes := s.pv.Spec.Approval.EffectiveRequirePersonFor()
 	if len(classes) == 0 || draft.Annotations[v1.AnnotationRollbackOf] != "" {
 		return "", nil
 	}
@@ -276,13 +273,9 @@ func (r *Reconciler) requiresPerson(ctx context.Context, s *scope, draft *porchv
 	if err != nil {
 		return "", err
 	}
-	var base map[string]string
-	for _, pr := range s.upstream {
-		if s.current != "" && pr.Spec.Revision == s.current {
-			if base, err = r.upstreamResources(ctx, s, pr.Name); err != nil {
-				return "", err
-			}
-		}
+	base, err := r.baseResources(ctx, s)
+	if err != nil {
+		return "", err
 	}
 	changes, err := review.Classify(base, target, classes, r.scope)
 	if err != nil {

@@ -162,6 +162,21 @@ func (r *Reconciler) upstreamResources(ctx context.Context, s *scope, name strin
 	return prr.Spec.Resources, nil
 }
 
+// baseResources is the content of the upstream release the downstream is
+// on, the merge's base: nil on a first sync, or when the upstream no
+// longer publishes that release.
+func (r *Reconciler) baseResources(ctx context.Context, s *scope) (merge.Tree, error) {
+	if s.current == "" {
+		return nil, nil
+	}
+	for _, pr := range s.upstream {
+		if pr.Spec.Revision == s.current {
+			return r.upstreamResources(ctx, s, pr.Name)
+		}
+	}
+	return nil, nil
+}
+
 // commitOf is the git commit of an upstream revision: Porch uses it as the
 // revision's resourceVersion.
 func (r *Reconciler) commitOf(s *scope, name string) string {

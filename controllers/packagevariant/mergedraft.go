@@ -59,20 +59,14 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	if err != nil {
 		return err
 	}
-	var base merge.Tree
-	if s.current != "" {
-		for _, pr := range s.upstream {
-			if pr.Spec.Revision == s.current {
-				if base, err = r.upstreamResources(ctx, s, pr.Name); err != nil {
-					return err
-				}
-			}
-		}
-		if base == nil {
-			setPhase(s, v1.PhaseFailed, fmt.Sprintf("the downstream is on upstream %s, which the upstream repository no longer publishes; cannot merge without it", s.current))
-			s.done = true
-			return nil
-		}
+	base, err := r.baseResources(ctx, s)
+	if err != nil {
+		return err
+	}
+	if s.current != "" && base == nil {
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("the downstream is on upstream %s, which the upstream repository no longer publishes; cannot merge without it", s.current))
+		s.done = true
+		return nil
 	}
 	res, err := merge.Merge(base, up, prr.Spec.Resources, merge.Options{
 		Strategy:       merge.Strategy(pv.Spec.EffectiveMergeStrategy()),

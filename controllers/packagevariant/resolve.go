@@ -38,11 +38,10 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	var revisions []release.Revision
 	for _, pr := range up.Items {
-		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || pr.Spec.Revision == "" {
-			continue
+		if rel, ok := releaseOf(&pr); ok {
+			s.upstream = append(s.upstream, pr)
+			revisions = append(revisions, rel)
 		}
-		s.upstream = append(s.upstream, pr)
-		revisions = append(revisions, release.Revision{Name: pr.Name, Revision: pr.Spec.Revision, Published: pr.Status.PublishedAt.Time})
 	}
 	if len(revisions) == 0 {
 		stall(s, "UpstreamNotFound", fmt.Sprintf("no published revision of package %q in Repository %q", pv.Spec.Upstream.Package, pv.Spec.Upstream.Repo))
@@ -128,6 +127,15 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 		setCondition(pv, v1.ConditionUpToDate, false, "Behind", fmt.Sprintf("upstream %s is next (downstream on %q)", sel.Target.Revision, s.current))
 	}
 	return ctrl.Result{}, nil
+}
+
+// releaseOf is an upstream revision as a release to select from; ok is
+// false for one not published (a draft, the branch's placeholder).
+func releaseOf(pr *porchv1alpha1.PackageRevision) (release.Revision, bool) {
+	if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || pr.Spec.Revision == "" {
+		return release.Revision{}, false
+	}
+	return release.Revision{Name: pr.Name, Revision: pr.Spec.Revision, Published: pr.Status.PublishedAt.Time}, true
 }
 
 // idleState is how a variant with no target release reads.

@@ -13,6 +13,7 @@ package packagevariant
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,7 +66,9 @@ func (r *Reconciler) upstreamListing(ctx context.Context, s *scope) ([]release.R
 	key := s.pv.Namespace + "/" + packageKey(up.Repo, up.Package)
 	r.listings.mu.Lock()
 	defer r.listings.mu.Unlock()
-	if l, ok := r.listings.by[key]; ok && s.now.Sub(l.at) < listingFresh && holds(l.revisions, s.selection.Target.Revision) {
+	target := s.selection.Target.Revision
+	if l, ok := r.listings.by[key]; ok && s.now.Sub(l.at) < listingFresh &&
+		slices.ContainsFunc(l.revisions, func(r release.Revision) bool { return r.Revision == target }) {
 		return l.revisions, nil
 	}
 	var list porchv1alpha1.PackageRevisionList
@@ -74,9 +77,9 @@ func (r *Reconciler) upstreamListing(ctx context.Context, s *scope) ([]release.R
 		return nil, fmt.Errorf("listing upstream %s's releases in Porch: %w", up.Package, err)
 	}
 	var revisions []release.Revision
-	for _, pr := range list.Items {
-		if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision != "" {
-			revisions = append(revisions, release.Revision{Name: pr.Name, Revision: pr.Spec.Revision, Published: pr.Status.PublishedAt.Time})
+	for i := range list.Items {
+		if rel, ok := releaseOf(&list.Items[i]); ok {
+			revisions = append(revisions, rel)
 		}
 	}
 	if r.listings.by == nil {
@@ -84,13 +87,4 @@ func (r *Reconciler) upstreamListing(ctx context.Context, s *scope) ([]release.R
 	}
 	r.listings.by[key] = listing{at: s.now, revisions: revisions}
 	return revisions, nil
-}
-
-func holds(revisions []release.Revision, revision string) bool {
-	for _, r := range revisions {
-		if r.Revision == revision {
-			return true
-		}
-	}
-	return false
 }

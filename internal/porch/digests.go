@@ -3,6 +3,7 @@ package porch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -18,15 +19,8 @@ func FileDigests(resources map[string]string) string {
 	if len(resources) > maxDigestedFiles {
 		return ""
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range resources {
-			if !yield(name) {
-				return
-			}
-		}
-	})
 	var b strings.Builder
-	for i, name := range names {
+	for i, name := range slices.Sorted(maps.Keys(resources)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}

@@ -8,6 +8,7 @@ package review
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -15,19 +16,23 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	v1 "github.com/forkline/forkline/api/v1alpha1"
 )
 
-// Class is a kind of change that needs a person.
-type Class string
+// Class is a kind of change that needs a person, as
+// approval.requirePersonFor names it.
+type Class = v1.ChangeClass
 
-// The classes, in the order an object is reported under the first that
-// applies (a ClusterRoleBinding is RBAC before it is cluster-scoped).
+// The classes; an object is reported under the first that applies, in the
+// order rank gives (a ClusterRoleBinding is RBAC before it is
+// cluster-scoped).
 const (
-	Pipeline      Class = "Pipeline"
-	CRDs          Class = "CRDs"
-	Webhooks      Class = "Webhooks"
-	RBAC          Class = "RBAC"
-	ClusterScoped Class = "ClusterScoped"
+	Pipeline      = v1.ChangePipeline
+	CRDs          = v1.ChangeCRDs
+	Webhooks      = v1.ChangeWebhooks
+	RBAC          = v1.ChangeRBAC
+	ClusterScoped = v1.ChangeClusterScoped
 )
 
 // Change is one change a person must see, e.g. "rbac: ClusterRoleBinding
@@ -70,7 +75,7 @@ func Classify(base, target map[string]string, classes []Class, scope Scope) ([]C
 	if err != nil {
 		return nil, fmt.Errorf("the release proposed: %w", err)
 	}
-	for _, id := range slices.Sorted(keysOf(was, is)) {
+	for _, id := range sortedKeys(was, is) {
 		before, after := was[id], is[id]
 		var verb string
 		switch {
@@ -194,23 +199,6 @@ func objects(resources map[string]string) (map[string]*object, error) {
 	return out, nil
 }
 
-func keysOf(maps ...map[string]*object) func(yield func(string) bool) {
-	return func(yield func(string) bool) {
-		seen := map[string]bool{}
-		for _, m := range maps {
-			for k := range m {
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				if !yield(k) {
-					return
-				}
-			}
-		}
-	}
-}
-
 // pipelineChanges compares two Kptfiles' pipelines function by function:
 // a function is known by its name, else by its image without tag.
 func pipelineChanges(base, target string) ([]Change, error) {
@@ -223,20 +211,7 @@ func pipelineChanges(base, target string) ([]Change, error) {
 		return nil, fmt.Errorf("the Kptfile of the release proposed: %w", err)
 	}
 	var out []Change
-	ids := slices.Sorted(func(yield func(string) bool) {
-		seen := map[string]bool{}
-		for _, m := range []map[string]function{was, is} {
-			for k := range m {
-				if !seen[k] {
-					seen[k] = true
-					if !yield(k) {
-						return
-					}
-				}
-			}
-		}
-	})
-	for _, id := range ids {
+	for _, id := range sortedKeys(was, is) {
 		before, inBase := was[id]
 		after, inTarget := is[id]
 		switch {
@@ -281,10 +256,9 @@ func functions(kptfile string) (map[string]function, error) {
 			return nil, err
 		}
 		for i, fn := range elements {
-			image, display := field(fn, "image"), field(fn, "name")
-			if display == "" {
-				display = imageName(image)
-			}
+			image := field(fn, "image")
+			// Named as forkline names a variant's own steps.
+			display := v1.Function{Name: field(fn, "name"), Image: image}.FunctionName()
 			text, err := fn.String()
 			if err != nil {
 				return nil, err
@@ -306,12 +280,12 @@ func field(n *yaml.RNode, name string) string {
 	return ""
 }
 
-// imageName is an image's last path element without tag or digest:
-// ghcr.io/forkline/bump-version:v0.1.0 -> bump-version.
-func imageName(image string) string {
-	image, _, _ = strings.Cut(image, "@")
-	if j := strings.LastIndex(image, ":"); j > strings.LastIndex(image, "/") {
-		image = image[:j]
+// sortedKeys is the union of the maps' keys, sorted.
+func sortedKeys[V any](ms ...map[string]V) []string {
+	var out []string
+	for _, m := range ms {
+		out = slices.AppendSeq(out, maps.Keys(m))
 	}
-	return path.Base(image)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

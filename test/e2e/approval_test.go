@@ -332,12 +332,6 @@ func TestHealthCheckRollsBack(t *testing.T) {
 	pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval, SoakTime: &metav1.Duration{Duration: soak},
 		HealthCheck: &v1.HealthCheck{APIVersion: "health.test.forkline.dev/v1", Kind: "Rollout", Name: "app"}}
 	v := createVariant(ctx, t, ns, pv)
-	awaiting := func(gate string) func(*v1.PackageVariant) bool {
-		return func(pv *v1.PackageVariant) bool {
-			c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
-			return c != nil && c.Reason == gate
-		}
-	}
 	got := v.waitVariant("v1.0.1 waits for v1.0.0's soak", time.Minute, func(pv *v1.PackageVariant) bool {
 		return phaseIs(v1.PhaseProposed, "v1.0.1")(pv) && awaiting("Soaking")(pv)
 	})

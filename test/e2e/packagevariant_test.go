@@ -133,6 +133,15 @@ func phaseIs(phase v1.SyncPhase, to string) func(*v1.PackageVariant) bool {
 	}
 }
 
+// awaiting says whether a variant's proposal waits on the gate (its
+// AwaitingApproval reason).
+func awaiting(gate string) func(*v1.PackageVariant) bool {
+	return func(pv *v1.PackageVariant) bool {
+		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
+		return c != nil && c.Reason == gate
+	}
+}
+
 func (v *variantTest) porchctl(args ...string) string {
 	v.t.Helper()
 	out, err := env.Porchctl(v.ctx, append(args, "--namespace", v.ns)...)

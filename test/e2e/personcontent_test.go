@@ -92,8 +92,7 @@ func TestPersonsContentWaitsForAPerson(t *testing.T) {
 	editor.must("rpkg", "push", draft, dir)
 
 	waits := func(pv *v1.PackageVariant) bool {
-		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
-		return phaseIs(v1.PhaseProposed, "v1.0.1")(pv) && c != nil && c.Reason == "ChangedByPerson"
+		return phaseIs(v1.PhaseProposed, "v1.0.1")(pv) && awaiting("ChangedByPerson")(pv)
 	}
 	got = v.waitVariant("the resolution proposed, waiting for a person", 2*time.Minute, waits)
 	msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message
@@ -159,11 +158,9 @@ func TestPersonsContentWaitsForAPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	editor.must("rpkg", "push", draft, garbage)
-	waits2 := func(pv *v1.PackageVariant) bool {
-		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
-		return phaseIs(v1.PhaseProposed, "v1.0.2")(pv) && c != nil && c.Reason == "ChangedByPerson"
-	}
-	got = v.waitVariant("the garbage resolution proposed, waiting for a person", 2*time.Minute, waits2)
+	got = v.waitVariant("the garbage resolution proposed, waiting for a person", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		return phaseIs(v1.PhaseProposed, "v1.0.2")(pv) && awaiting("ChangedByPerson")(pv)
+	})
 	msg = meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message
 	t.Logf("AwaitingApproval after the garbage resolution: %s", msg)
 	mustContain(t, "the garbage resolution's wait", msg, "changed by a person: ", "deployment.yaml", "forkline-conflicts.yaml (removed)")
@@ -217,8 +214,7 @@ func TestChangesThatNeedAPerson(t *testing.T) {
 	waitsFor := func(release, says string) {
 		t.Helper()
 		got := v.waitVariant(release+" waits for a person", 2*time.Minute, func(pv *v1.PackageVariant) bool {
-			c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionAwaitingApproval)
-			return phaseIs(v1.PhaseProposed, release)(pv) && c != nil && c.Reason == "RequiresPerson"
+			return phaseIs(v1.PhaseProposed, release)(pv) && awaiting("RequiresPerson")(pv)
 		})
 		msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionAwaitingApproval).Message
 		t.Logf("%s: AwaitingApproval RequiresPerson: %s", release, msg)
