@@ -12,6 +12,7 @@ import (
 
 	"github.com/forkline/forkline/controllers/packagevariant"
 	"github.com/forkline/forkline/controllers/upstreampolicy"
+	"github.com/forkline/forkline/internal/upstream"
 )
 
 // Options tune the controllers.
@@ -22,6 +23,10 @@ type Options struct {
 	// Concurrency is how many variants, and how many policies, reconcile
 	// at once; DefaultConcurrency when zero.
 	Concurrency int
+	// UpstreamCache holds the clones of upstream repositories forkline
+	// reads itself; a cache under the system's temporary directory when
+	// nil.
+	UpstreamCache *upstream.Cache
 }
 
 // DefaultConcurrency is two workers a CPU, at least 4: a reconcile mostly
@@ -36,6 +41,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	pvOpts := []packagevariant.Option{packagevariant.WithConcurrency(workers)}
 	upOpts := []upstreampolicy.Option{upstreampolicy.WithConcurrency(workers)}
+	if opts.UpstreamCache != nil {
+		pvOpts = append(pvOpts, packagevariant.WithUpstreamCache(opts.UpstreamCache))
+	}
 	if opts.AllowRestarts {
 		pvOpts = append(pvOpts, packagevariant.WithRestarts())
 		upOpts = append(upOpts, upstreampolicy.WithRestarts())

@@ -16,6 +16,12 @@ const (
 	// change go on:
 	//   kubectl annotate packagevariant NAME forkline.dev/hold="waiting for the CAB"
 	AnnotationHold = "forkline.dev/hold"
+	// AnnotationAcceptMoved on a PackageVariant names a release tag (e.g.
+	// app/v1.0.2) whose move to another commit a person accepts: forkline
+	// rebuilds the proposal from the tag's new commit (spec.upstream.
+	// onMovedTag: Stop waits for it).
+	//   kubectl annotate packagevariant NAME forkline.dev/accept-moved=app/v1.0.2
+	AnnotationAcceptMoved = "forkline.dev/accept-moved"
 )
 
 // Annotations forkline keeps on the downstream PackageRevisions it makes.

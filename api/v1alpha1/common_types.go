@@ -23,6 +23,84 @@ type PackageRef struct {
 	Package string `json:"package"`
 }
 
+// UpstreamTrust is what forkline checks of an upstream release before it
+// merges or proposes anything from it. forkline always merges from the
+// commit the downstream's Kptfile locks (upstreamLock.git.commit), never
+// from what a tag names today.
+type UpstreamTrust struct {
+	// verify takes only releases signed by a trusted OpenPGP key, as Flux's
+	// GitRepository spec.verify: an unsigned or wrongly signed release is
+	// never merged or proposed.
+	// +optional
+	Verify *Verification `json:"verify,omitempty"`
+
+	// onMovedTag is what forkline does when the tag of a release it
+	// proposed now names another commit: Stop (default) keeps the proposal
+	// unapproved and waits for a person (annotation
+	// forkline.dev/accept-moved: <tag> rebuilds it from the new commit);
+	// Follow rebuilds it without asking. Either way the move is stated
+	// (condition and Warning Event UpstreamReleaseMoved).
+	// +optional
+	OnMovedTag MovedTagPolicy `json:"onMovedTag,omitempty"`
+}
+
+// EffectiveOnMovedTag is the policy in force: Stop unless set.
+func (t UpstreamTrust) EffectiveOnMovedTag() MovedTagPolicy {
+	if t.OnMovedTag == "" {
+		return MovedTagStop
+	}
+	return t.OnMovedTag
+}
+
+// MovedTagPolicy is what to do with a proposal whose release tag moved.
+// +kubebuilder:validation:Enum=Stop;Follow
+type MovedTagPolicy string
+
+const (
+	// MovedTagStop waits for a person.
+	MovedTagStop MovedTagPolicy = "Stop"
+	// MovedTagFollow rebuilds the proposal from the tag's new commit.
+	MovedTagFollow MovedTagPolicy = "Follow"
+)
+
+// Verification is how releases are verified.
+type Verification struct {
+	// mode is Commit (the commit the release's tag names is signed by a
+	// trusted key), Tag (the release's annotated tag is signed) or
+	// TagAndCommit (both). Porch v1.3.0 lists a release only for a
+	// lightweight tag (it ignores annotated tags), so with it use Commit.
+	// +required
+	Mode VerificationMode `json:"mode"`
+
+	// secretRef names a Secret in the variant's namespace; each of its data
+	// values is an armored OpenPGP public key ring (one or more keys). The
+	// namespace grants forkline get on it (docs/install.md).
+	// +required
+	SecretRef SecretReference `json:"secretRef"`
+}
+
+// VerificationMode is what a verified release carries.
+// +kubebuilder:validation:Enum=Commit;Tag;TagAndCommit
+type VerificationMode string
+
+const (
+	// VerifyCommit needs the tagged commit signed.
+	VerifyCommit VerificationMode = "Commit"
+	// VerifyTag needs the tag signed.
+	VerifyTag VerificationMode = "Tag"
+	// VerifyTagAndCommit needs the tag and its commit signed.
+	VerifyTagAndCommit VerificationMode = "TagAndCommit"
+)
+
+// SecretReference names a Secret in the same namespace.
+type SecretReference struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
 // ReleaseOrder says how a variant walks the releases that match its track.
 // +kubebuilder:validation:Enum=OldestFirst;Latest
 type ReleaseOrder string

@@ -34,4 +34,17 @@ const (
 	// OutsideWindow, RateLimited or PolicyRateLimited; the message says
 	// when that gate opens.
 	ConditionAwaitingApproval = "AwaitingApproval"
+	// ConditionLockedCommit is True when forkline reads the upstream's git
+	// itself and merges from the commit the downstream locks (normal-true);
+	// False (IntegrityChecksOff) says why it cannot: an OCI upstream, or
+	// credentials it may not read.
+	ConditionLockedCommit = "LockedCommit"
+	// ConditionUpstreamReleaseMoved is True while a release tag forkline
+	// took or proposed names another commit than the one it used
+	// (abnormal-true): BaseMoved or TargetMoved.
+	ConditionUpstreamReleaseMoved = "UpstreamReleaseMoved"
+	// ConditionReleaseVerified is set with spec.upstream.verify: True when
+	// the target release's signature verifies, False (ReleaseNotVerified)
+	// when it does not (normal-true).
+	ConditionReleaseVerified = "ReleaseVerified"
 )

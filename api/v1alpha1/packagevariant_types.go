@@ -8,8 +8,9 @@ import (
 // +kubebuilder:validation:XValidation:rule="has(self.versions) != has(self.revision)",message="set exactly one of upstream.versions (a semver constraint such as \"1.21.x\") and upstream.revision (one fixed revision such as \"v1.21.3\")"
 // +kubebuilder:validation:XValidation:rule="!has(self.revision) || (!has(self.order) && !has(self.prereleases))",message="upstream.order and upstream.prereleases apply only to upstream.versions"
 type Upstream struct {
-	PackageRef   `json:",inline"`
-	ReleaseTrack `json:",inline"`
+	PackageRef    `json:",inline"`
+	ReleaseTrack  `json:",inline"`
+	UpstreamTrust `json:",inline"`
 
 	// skip are upstream releases forkline never syncs to by following the
 	// track: revisions such as "v1.21.4", or semver constraints such as
@@ -157,6 +158,16 @@ type SyncStatus struct {
 	// draft's forkline.dev/commit annotation is the durable copy).
 	// +optional
 	Commit string `json:"commit,omitempty"`
+	// upstreamCommit is the upstream commit the draft was built from: the
+	// target release's commit when forkline merged or cloned it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UpstreamCommit string `json:"upstreamCommit,omitempty"`
+	// releaseNotes are why upstream changed: the release tag's annotation
+	// and the subjects of the upstream commits between the two locked
+	// commits that touch the package.
+	// +optional
+	ReleaseNotes *ReleaseNotes `json:"releaseNotes,omitempty"`
 	// missingSince is when Porch first answered NotFound for the draft; it
 	// is called deleted by a person only once missing for 30 s (Porch can
 	// briefly lose a draft while it re-lists its repository).
@@ -175,6 +186,31 @@ type SyncStatus struct {
 	// finishedAt is when the sync was published or failed.
 	// +optional
 	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+}
+
+// ReleaseNotes are an upstream release's notes, trimmed.
+type ReleaseNotes struct {
+	// tag is the release's git tag.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Tag string `json:"tag,omitempty"`
+	// annotation is the tag's message (an annotated tag), at most 2,000
+	// characters.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	Annotation string `json:"annotation,omitempty"`
+	// commits are the subjects of the upstream commits since the locked
+	// commit that touch the package, newest first, at most 50.
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=atomic
+	Commits []string `json:"commits,omitempty"`
+	// more is true when there were more commits than listed.
+	// +optional
+	More bool `json:"more,omitempty"`
 }
 
 // HoldRecord is a hold on a sync's automatic approval.
@@ -205,6 +241,11 @@ type SyncRecord struct {
 	// downstream is the repository/package it was published in.
 	// +optional
 	Downstream string `json:"downstream,omitempty"`
+	// commit is the upstream commit the sync took (the published
+	// revision's upstreamLock.git.commit).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Commit string `json:"commit,omitempty"`
 	// rollback is true when the sync restored an earlier published
 	// revision's content (a pin back to an older release).
 	// +optional

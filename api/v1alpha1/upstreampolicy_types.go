@@ -130,11 +130,20 @@ type Target struct {
 	Template *PackageVariantTemplate `json:"template,omitempty"`
 }
 
+// PolicyUpstream is a policy's upstream package and the checks every
+// generated variant makes of its releases.
+type PolicyUpstream struct {
+	PackageRef    `json:",inline"`
+	UpstreamTrust `json:",inline"`
+}
+
 // UpstreamPolicySpec fans one upstream package out to many branches.
 type UpstreamPolicySpec struct {
-	// upstream is the package every generated variant follows.
+	// upstream is the package every generated variant follows, and what
+	// forkline checks of its releases.
 	// +required
-	Upstream PackageRef `json:"upstream"`
+	//nolint:kubeapilinter // its inline PackageRef holds the required repo and package.
+	Upstream PolicyUpstream `json:"upstream"`
 
 	// targets name the downstream branches.
 	// +required

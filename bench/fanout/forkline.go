@@ -71,7 +71,7 @@ func (m *manager) requests() (byGroupVerb map[string]float64, porch float64, err
 // repositories.
 func startPolicy(ctx context.Context, f *fleet) error {
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: policyName}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "upstream", Package: "app"}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "upstream", Package: "app"}}
 	selector := metav1.LabelSelector{MatchLabels: map[string]string{fleetLabel: "yes"}}
 	p.Spec.Targets = []v1.Target{{RepositorySelector: &v1.RepositorySelectorTarget{Selector: selector}}}
 	if f.objects {

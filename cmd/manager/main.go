@@ -4,12 +4,14 @@ package main
 import (
 	"flag"
 	"os"
+	"path/filepath"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/forkline/forkline/controllers"
 	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/internal/upstream"
 )
 
 func main() {
@@ -21,12 +23,14 @@ func main() {
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election lease; defaults to the pod's namespace.")
 	flag.StringVar(&opts.WatchLabelSelector, "watch-label-selector", "", "Reconcile only the PackageVariants and UpstreamPolicies whose labels match (sharding, e.g. forkline.dev/shard=a; the unsharded manager takes !forkline.dev/shard).")
 	flag.IntVar(&ctrlOpts.Concurrency, "concurrent", controllers.DefaultConcurrency(), "How many variants (and policies) reconcile at once; one variant never reconciles twice at the same time.")
+	cacheDir := flag.String("upstream-cache-dir", filepath.Join(os.TempDir(), "forkline-upstream"), "Directory of the upstream repositories' clones forkline reads the locked commits from (an emptyDir: it is only a cache).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
+	ctrlOpts.UpstreamCache = upstream.NewCache(*cacheDir)
 	ctx := ctrl.SetupSignalHandler()
 	mgr, err := manager.New(ctrl.GetConfigOrDie(), opts)
 	if err == nil {

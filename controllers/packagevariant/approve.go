@@ -125,6 +125,7 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 		}
 	}
 	in.Unclean = r.unclean(s, draft)
+	in.UpstreamMoved = strings.Join(s.moved, "; ")
 	in.ChangedByPerson = draft.Annotations[v1.AnnotationChangedByPerson]
 	if editedSince(draft) {
 		in.ChangedByPerson = fmt.Sprintf("the proposal moved from commit %s, which forkline proposed, to %s", short(draft.Annotations[v1.AnnotationCommit]), short(draft.ResourceVersion))

@@ -9,6 +9,7 @@ package packagevariant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -162,20 +163,33 @@ func (r *Reconciler) upstreamResources(ctx context.Context, s *scope, name strin
 	return prr.Spec.Resources, nil
 }
 
-// baseResources is the content of the upstream release the downstream is
-// on, the merge's base: nil on a first sync, or when the upstream no
-// longer publishes that release.
+// baseResources is the merge's base: the upstream package at the commit
+// the published downstream locks, read from git, whatever its tag names
+// today. Where git cannot be read, Porch's content of the release the
+// downstream is on stands in only while its commit is the locked one.
+// nil on a first sync; ErrBaseUnreadable when neither can be trusted.
 func (r *Reconciler) baseResources(ctx context.Context, s *scope) (merge.Tree, error) {
 	if s.current == "" {
 		return nil, nil
 	}
-	for _, pr := range s.upstream {
-		if pr.Spec.Revision == s.current {
-			return r.upstreamResources(ctx, s, pr.Name)
-		}
+	lock := lockedCommit(s.published)
+	if files, ok, err := r.gitBase(ctx, s, lock); err != nil || ok {
+		return files, err
 	}
-	return nil, nil
+	base := s.baseRelease()
+	switch {
+	case base == nil:
+		return nil, fmt.Errorf("upstream %s, which the downstream is on, is no longer published and forkline cannot read its locked commit %s from git: %w", upstreamRef(s.pv, s.current), short(lock), errBaseUnreadable)
+	case lock != "" && base.ResourceVersion != lock:
+		return nil, fmt.Errorf("the downstream locks commit %s of upstream %s, which now names %s, and forkline cannot read %s from git: it merges from no other commit: %w",
+			short(lock), upstreamRef(s.pv, s.current), short(base.ResourceVersion), short(lock), errBaseUnreadable)
+	}
+	return r.upstreamResources(ctx, s, base.Name)
 }
+
+// errBaseUnreadable: the merge's base is neither in git nor in Porch at the
+// locked commit.
+var errBaseUnreadable = errors.New("merge base unreadable")
 
 // commitOf is the git commit of an upstream revision: Porch uses it as the
 // revision's resourceVersion.

@@ -10,6 +10,7 @@ package packagevariant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -25,7 +26,7 @@ import (
 // mergeDraft writes the 3-way merge into a draft not yet on the target
 // (Merging, then Conflicted or Rendering).
 func (r *Reconciler) mergeDraft(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if s.prr == nil || s.kf.UpstreamRef() == upstreamRef(s.pv, s.selection.Target.Revision) {
+	if s.prr == nil || (s.kf.UpstreamRef() == upstreamRef(s.pv, s.selection.Target.Revision) && !s.rebuild) {
 		return ctrl.Result{}, nil
 	}
 	if s.edited {
@@ -60,15 +61,24 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		return err
 	}
 	base, err := r.baseResources(ctx, s)
-	if err != nil {
-		return err
+	if s.rebuild && s.current == "" && err == nil {
+		// A first sync rebuilt: the move is what changed since the clone.
+		base, _, err = r.gitBase(ctx, s, lockedCommit(s.draft))
 	}
-	if s.current != "" && base == nil {
-		setPhase(s, v1.PhaseFailed, fmt.Sprintf("the downstream is on upstream %s, which the upstream repository no longer publishes; cannot merge without it", s.current))
+	if errors.Is(err, errBaseUnreadable) {
+		setPhase(s, v1.PhaseFailed, err.Error()+"; "+s.gitOff)
+		s.result.Reason = "BaseUnreadable"
 		s.done = true
 		return nil
 	}
-	res, err := merge.Merge(base, up, prr.Spec.Resources, merge.Options{
+	if err != nil {
+		return err
+	}
+	down, err := r.downstreamOf(ctx, s, prr)
+	if err != nil {
+		return err
+	}
+	res, err := merge.Merge(base, up, down, merge.Options{
 		Strategy:       merge.Strategy(pv.Spec.EffectiveMergeStrategy()),
 		ConflictPolicy: merge.ConflictPolicy(pv.Spec.EffectiveConflictPolicy()),
 	})
@@ -134,6 +144,22 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		setPhase(s, v1.PhaseRendering, "merged cleanly; rendering")
 	}
 	return nil
+}
+
+// downstreamOf is the merge's downstream side: the draft's content, which
+// starts as the published revision's; a proposal rebuilt because its tag
+// moved starts again from the published revision, not from the merge of
+// the old commit it holds.
+func (r *Reconciler) downstreamOf(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) (merge.Tree, error) {
+	if !s.rebuild || s.published == nil {
+		return prr.Spec.Resources, nil
+	}
+	published, err := r.resources(ctx, s.pv.Namespace, s.published.Name)
+	if err != nil {
+		return nil, err
+	}
+	// The published revision's own Kptfile, moved to the target below.
+	return published, nil
 }
 
 func upstreamRef(pv *v1.PackageVariant, revision string) string {

@@ -68,6 +68,12 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		pv.Status.Sync = &v1.SyncStatus{From: s.current, To: target.Revision, Draft: s.draft.Name, StartedAt: &started}
 	}
 	pv.Status.Sync.To = target.Revision
+	if s.notes != nil {
+		pv.Status.Sync.ReleaseNotes = s.notes
+	}
+	if res, err := r.checkMovedTarget(ctx, s); err != nil || s.done {
+		return res, err
+	}
 	switch s.draft.Spec.Lifecycle {
 	case porchv1alpha1.PackageRevisionLifecycleProposed:
 		return r.awaitApproval(ctx, s, s.draft)

@@ -7,6 +7,9 @@ package packagevariant
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -29,6 +32,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/status"
+	"github.com/forkline/forkline/internal/upstream"
 )
 
 // Finalizer holds a variant until its downstream drafts are cleaned up per
@@ -49,6 +53,11 @@ type Reconciler struct {
 	// upstreams holds published upstream content: immutable, and the same
 	// for every variant a release fans out to.
 	upstreams *lru.Cache
+	// git is the on-disk clones of upstream repositories, shared by every
+	// variant: forkline reads the locked commit itself.
+	git *upstream.Cache
+	// stated are the facts already told as an Event by this process.
+	stated sync.Map
 	// listings are Porch's own recent lists of upstream releases, which
 	// confirm a walk's next step.
 	listings listings
@@ -76,6 +85,10 @@ func WithRestarts() Option { return func(r *Reconciler) { r.skipNameValidation =
 // is never reconciled twice at the same time.
 func WithConcurrency(workers int) Option { return func(r *Reconciler) { r.workers = workers } }
 
+// WithUpstreamCache keeps the upstream clones in cache (default: a
+// directory under the system's temporary directory).
+func WithUpstreamCache(cache *upstream.Cache) Option { return func(r *Reconciler) { r.git = cache } }
+
 // NewReconciler builds a reconciler on the manager's clients.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 	r := &Reconciler{
@@ -91,6 +104,15 @@ func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 	}
 	for _, o := range opts {
 		o(r)
+	}
+	if r.git == nil {
+		// A directory of its own: two managers in one process (a test)
+		// never write one clone.
+		dir, err := os.MkdirTemp("", "forkline-upstream-")
+		if err != nil {
+			dir = filepath.Join(os.TempDir(), "forkline-upstream")
+		}
+		r.git = upstream.NewCache(dir)
 	}
 	return r
 }
@@ -194,6 +216,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	for _, step := range []func(context.Context, *scope) (ctrl.Result, error){
 		r.validate,
 		r.resolve,
+		r.checkUpstream,
 		r.findDraft,
 		r.readDraft,
 		r.mergeDraft,

@@ -43,6 +43,7 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 			revisions = append(revisions, rel)
 		}
 	}
+	s.revisions = revisions
 	if len(revisions) == 0 {
 		stall(s, "UpstreamNotFound", fmt.Sprintf("no published revision of package %q in Repository %q", pv.Spec.Upstream.Package, pv.Spec.Upstream.Repo))
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
@@ -211,6 +212,7 @@ func (r *Reconciler) recordPublished(s *scope) {
 		rec.ApprovedBy = "forkline"
 	}
 	rec.Rollback = s.published.Annotations[v1.AnnotationRollbackOf] != ""
+	rec.Commit = lockedCommit(s.published)
 	rec.Hold = sync.Hold
 	// Counted once the status records it: a reconcile reading a stale
 	// variant sees the same publish again, and its status write fails.

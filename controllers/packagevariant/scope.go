@@ -8,6 +8,7 @@ import (
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -29,7 +30,22 @@ type scope struct {
 	// requeue asks to look again after this long even without an event.
 	requeue time.Duration
 
+	upstreamRepo *configapi.Repository // the upstream's Porch Repository
+	// git is how forkline reads the upstream's history itself (nil: it
+	// cannot, gitOff says why).
+	git    *gitSource
+	gitOff string
+	// moved says which release tags forkline took or proposed now name
+	// another commit; automatic approval waits for a person while set.
+	moved []string
+	// notes are the target release's notes, for the sync's status.
+	notes *v1.ReleaseNotes
+	// rebuild is set when a proposal whose tag moved is rebuilt from the
+	// tag's new commit: the merge starts again from the published content.
+	rebuild bool
+
 	upstream   []porchv1alpha1.PackageRevision // published upstream revisions
+	revisions  []release.Revision              // the same, as releases to select from
 	downstream []porchv1alpha1.PackageRevision // every downstream revision of the package
 	published  *porchv1alpha1.PackageRevision  // latest published downstream revision
 	current    string                          // upstream revision the published downstream is on

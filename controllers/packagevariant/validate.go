@@ -52,6 +52,9 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 			}
 			return ctrl.Result{}, fmt.Errorf("reading Repository %q: %w", repo, err)
 		}
+		if repo == s.pv.Spec.Upstream.Repo {
+			s.upstreamRepo = r0.DeepCopy()
+		}
 		// A Repository Porch is still (re)listing shows no revisions:
 		// acting on that would take a re-registered fork for a new one.
 		if !meta.IsStatusConditionTrue(r0.Status.Conditions, configapi.RepositoryReady) {

@@ -102,6 +102,9 @@ type Input struct {
 	// holds only forkline's own content. forkline never publishes a
 	// person's content with its own right: only a person approves it.
 	ChangedByPerson string
+	// UpstreamMoved says which release tag forkline took or proposed now
+	// names another commit: a trust anomaly a person looks at.
+	UpstreamMoved string
 	// RequiresPerson lists what the upstream release changes of the kinds
 	// a person approves (approval.requirePersonFor); empty when none.
 	RequiresPerson string
@@ -131,6 +134,7 @@ type Gate string
 const (
 	NotClean          Gate = "NotClean"
 	ChangedByPerson   Gate = "ChangedByPerson"
+	UpstreamMoved     Gate = "UpstreamMoved"
 	RequiresPerson    Gate = "RequiresPerson"
 	Held              Gate = "Held"
 	Soaking           Gate = "Soaking"
@@ -159,6 +163,9 @@ func Decide(in Input, now time.Time) Decision {
 	}
 	if in.ChangedByPerson != "" {
 		return Decision{Gate: ChangedByPerson, Message: "changed by a person: " + in.ChangedByPerson + "; forkline approves only content it made itself, so a person with approval rights approves it"}
+	}
+	if in.UpstreamMoved != "" {
+		return Decision{Gate: UpstreamMoved, Message: "upstream moved: " + in.UpstreamMoved + "; a person with approval rights approves it"}
 	}
 	if in.RequiresPerson != "" {
 		return Decision{Gate: RequiresPerson, Message: "needs a person: " + in.RequiresPerson + " (approval.requirePersonFor); a person with approval rights approves it"}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // GitServer serves bare repositories under Root over git's smart HTTP
@@ -22,6 +23,11 @@ type GitServer struct {
 	URL  string // http://127.0.0.1:port
 	srv  *http.Server
 	down sync.Map // repository name -> true while it answers 503
+	// auth holds the basic credentials a private repository requires.
+	auth sync.Map // repository name -> [2]string{user, password}
+	// fetches counts, per repository, the requests of forkline's own git
+	// reads (its User-Agent), apart from Porch's.
+	fetches sync.Map // repository name -> *atomic.Int64
 }
 
 func startGitServer(root string) (*GitServer, error) {
@@ -49,6 +55,18 @@ func startGitServer(root string) (*GitServer, error) {
 			http.Error(w, "repository unavailable", http.StatusServiceUnavailable)
 			return
 		}
+		if want, private := g.auth.Load(name); private {
+			user, password, ok := r.BasicAuth()
+			if creds := want.([2]string); !ok || user != creds[0] || password != creds[1] {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+		}
+		if strings.HasPrefix(r.UserAgent(), "forkline") {
+			n, _ := g.fetches.LoadOrStore(name, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}
 		handler.ServeHTTP(w, r)
 	})}
 	go func() {
@@ -69,6 +87,21 @@ func (g *GitServer) SetDown(name string, down bool) {
 	} else {
 		g.down.Delete(name)
 	}
+}
+
+// RequireAuth makes the repository name.git private: every request needs
+// these basic credentials, as a hosted private repository does.
+func (g *GitServer) RequireAuth(name, user, password string) {
+	g.auth.Store(name, [2]string{user, password})
+}
+
+// ForklineRequests is how many HTTP requests forkline's own git reads
+// (not Porch's) made to the repository name.git.
+func (g *GitServer) ForklineRequests(name string) int64 {
+	if n, ok := g.fetches.Load(name); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // RepoURL is the clone URL of the bare repository name.git.

@@ -108,7 +108,7 @@ func Expand(p *v1.UpstreamPolicy, in Inputs) ([]Variant, []Problem) {
 		}
 		byName[name] = ti
 		spec := v1.PackageVariantSpec{
-			Upstream:               v1.Upstream{PackageRef: p.Spec.Upstream, ReleaseTrack: track},
+			Upstream:               v1.Upstream{PackageRef: p.Spec.Upstream.PackageRef, ReleaseTrack: track, UpstreamTrust: p.Spec.Upstream.UpstreamTrust},
 			Downstream:             v1.Downstream{Repo: repo, Package: pkg},
 			PackageVariantTemplate: Merge(p.Spec.Template, tmpl),
 		}

@@ -13,7 +13,7 @@ import (
 
 func policy(targets ...v1.Target) *v1.UpstreamPolicy {
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "ns"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "upstream", Package: "app"}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "upstream", Package: "app"}}
 	p.Spec.Targets = targets
 	p.Spec.Template = &v1.PackageVariantTemplate{DeletionPolicy: v1.DeletionOrphan, Approval: &v1.Approval{Mode: v1.ManualApproval}}
 	return p

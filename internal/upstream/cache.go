@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -54,6 +56,7 @@ type Cache struct {
 
 // NewCache keeps clones under dir.
 func NewCache(dir string) *Cache {
+	identify.Do(installTransport)
 	return &Cache{dir: dir, MinFetchInterval: 5 * time.Second, ObjectCacheBytes: 8 << 20, repos: map[string]*clone{}}
 }
 
@@ -152,6 +155,28 @@ func (c *Cache) fetch(ctx context.Context, cl *clone, remote Remote) error {
 	}
 	cl.fetched = time.Now()
 	return nil
+}
+
+// UserAgent is how forkline's fetches name themselves to a git server.
+const UserAgent = "forkline"
+
+var identify sync.Once
+
+// installTransport makes go-git's HTTP transports send forkline's name
+// before go-git's own in User-Agent, so a git server's log tells
+// forkline's fetches from Porch's.
+func installTransport() {
+	for _, scheme := range []string{"http", "https"} {
+		client.InstallProtocol(scheme, githttp.NewClient(&http.Client{Transport: userAgent{http.DefaultTransport}}))
+	}
+}
+
+type userAgent struct{ next http.RoundTripper }
+
+func (u userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("User-Agent", UserAgent+" "+req.Header.Get("User-Agent"))
+	return u.next.RoundTrip(req)
 }
 
 // FetchError is a failed fetch: the upstream unreachable, or credentials

@@ -106,9 +106,9 @@ func readTag(repo *git.Repository, name string) (Tag, error) {
 }
 
 // Log is the subjects of the commits that touch dir, reachable from to and
-// not from from, newest first, at most max of them; more is true when some
+// not from from, newest first, at most limit of them; more is true when some
 // were left out.
-func (c *Cache) Log(ctx context.Context, remote Remote, from, to, dir string, max int) (subjects []string, more bool, err error) {
+func (c *Cache) Log(ctx context.Context, remote Remote, from, to, dir string, limit int) (subjects []string, more bool, err error) {
 	err = c.with(ctx, remote, func(repo *git.Repository) error {
 		subjects, more = nil, false
 		toCommit, err := commitObject(repo, to)
@@ -136,7 +136,7 @@ func (c *Cache) Log(ctx context.Context, remote Remote, from, to, dir string, ma
 			if touched, err := touches(co, prefix); err != nil || !touched {
 				return err
 			}
-			if len(subjects) == max {
+			if len(subjects) == limit {
 				more = true
 				return storer.ErrStop
 			}

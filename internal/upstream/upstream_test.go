@@ -238,6 +238,9 @@ func TestVerify(t *testing.T) {
 	o.tag("app/signed", signedCommit, "v1.0.0: signed", trusted)
 	o.tag("app/by-other", signedCommit, "v1.0.0: signed by another", other)
 	o.tag("app/signed-unsigned-commit", unsignedCommit, "signed tag, unsigned commit", trusted)
+	o.tag("app/unsigned-commit", unsignedCommit, "", nil)
+	strangersCommit := o.commit("signed by a stranger", map[string]string{"app/a.yaml": "3\n"}, other)
+	o.tag("app/strangers-commit", strangersCommit, "", nil)
 	cache := newCache(t)
 	remote := Remote{URL: o.dir}
 
@@ -257,6 +260,12 @@ func TestVerify(t *testing.T) {
 		{"app/annotated", ModeTag, []string{trustedRing}, false},
 		{"app/signed-unsigned-commit", ModeTag, []string{trustedRing}, true},
 		{"app/signed-unsigned-commit", ModeTagAndCommit, []string{trustedRing}, false},
+		// Commit: what Porch v1.3.0 can serve, a lightweight tag on a signed commit.
+		{"app/lightweight", ModeCommit, []string{trustedRing}, true},
+		{"app/unsigned-commit", ModeCommit, []string{trustedRing}, false},
+		{"app/strangers-commit", ModeCommit, []string{trustedRing}, false},
+		{"app/strangers-commit", ModeCommit, []string{otherRing}, true},
+		{"app/signed", Mode("Bogus"), []string{trustedRing}, false},
 	} {
 		t.Run(tc.tag+"/"+string(tc.mode), func(t *testing.T) {
 			tag, err := cache.Tag(context.Background(), remote, tc.tag, "")

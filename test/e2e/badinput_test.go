@@ -170,7 +170,7 @@ func TestBadInput(t *testing.T) {
 
 	policy := func(name string, targets ...v1.Target) *v1.UpstreamPolicy {
 		p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-		p.Spec.Upstream = v1.PackageRef{Repo: "bad-upstream", Package: "web"}
+		p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "bad-upstream", Package: "web"}}
 		p.Spec.Targets = targets
 		return p
 	}

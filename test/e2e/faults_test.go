@@ -157,7 +157,7 @@ func TestGitOutages(t *testing.T) {
 	stop := startManager(t)
 	defer stop()
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "gout-upstream", Package: "app"}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "gout-upstream", Package: "app"}}
 	p.Spec.Targets = []v1.Target{{Repositories: []v1.RepositoryTarget{
 		{Repo: "gout-a", ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}},
 		{Repo: "gout-b", ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}},

@@ -323,7 +323,7 @@ func TestPolicyDeletionAppliesEachVariantsPolicy(t *testing.T) {
 	stop := startManager(t)
 	defer stop()
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "pdel-upstream", Package: "app"}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "pdel-upstream", Package: "app"}}
 	p.Spec.Targets = []v1.Target{{Repositories: []v1.RepositoryTarget{{Repo: "pdel-a", ReleaseTrack: v1.ReleaseTrack{Versions: "1.21.x"}}}}}
 	p.Spec.Template = &v1.PackageVariantTemplate{DeletionPolicy: v1.DeletionDelete}
 	if err := env.Client.Create(ctx, p); err != nil {
@@ -401,7 +401,7 @@ func TestPolicyTargetProblemsKeepVariants(t *testing.T) {
 	defer stop()
 
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "keep-upstream", Package: "app"}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "keep-upstream", Package: "app"}}
 	p.Spec.Targets = []v1.Target{{RepositorySelector: &v1.RepositorySelectorTarget{Selector: metav1.LabelSelector{MatchLabels: selected}}}}
 	p.Spec.Template = &v1.PackageVariantTemplate{DeletionPolicy: v1.DeletionDelete}
 	if err := env.Client.Create(ctx, p); err != nil {

@@ -217,7 +217,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 // each of repos on the track versions.
 func policyOver(ns, name, upstream, versions string, repos ...string) *v1.UpstreamPolicy {
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	p.Spec.Upstream = v1.PackageRef{Repo: upstream, Package: "app"}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: upstream, Package: "app"}}
 	var targets []v1.RepositoryTarget
 	for _, r := range repos {
 		targets = append(targets, v1.RepositoryTarget{Repo: r, ReleaseTrack: v1.ReleaseTrack{Versions: versions}})

@@ -149,7 +149,7 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	}()
 
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app", Labels: map[string]string{"forkline.dev/shard": "fan-e2e"}}}
-	p.Spec.Upstream = v1.PackageRef{Repo: "fan-upstream", Package: "app"}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "fan-upstream", Package: "app"}}
 	p.Spec.Targets = []v1.Target{
 		{Repositories: []v1.RepositoryTarget{
 			{Repo: "rel-4-8", ReleaseTrack: v1.ReleaseTrack{Versions: "1.21.x"}},

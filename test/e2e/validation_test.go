@@ -195,7 +195,7 @@ func rejections() []rejection {
 			obj: &v1.UpstreamPolicy{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "two-kinds"},
 				Spec: v1.UpstreamPolicySpec{
-					Upstream: v1.PackageRef{Repo: "upstream", Package: "app"},
+					Upstream: v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "upstream", Package: "app"}},
 					Targets: []v1.Target{{
 						Repositories:       []v1.RepositoryTarget{{Repo: "a", ReleaseTrack: v1.ReleaseTrack{Versions: "1.21.x"}}},
 						RepositorySelector: &v1.RepositorySelectorTarget{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}},
@@ -207,7 +207,7 @@ func rejections() []rejection {
 		"policy without targets": {
 			obj: &v1.UpstreamPolicy{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "no-targets"},
-				Spec:       v1.UpstreamPolicySpec{Upstream: v1.PackageRef{Repo: "upstream", Package: "app"}},
+				Spec:       v1.UpstreamPolicySpec{Upstream: v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "upstream", Package: "app"}}},
 			},
 			want: "spec.targets: Required value",
 		},

@@ -137,7 +137,7 @@ func (d *demo) run(startManager func(context.Context) error) error {
 
 	d.say("apply an UpstreamPolicy: %s follows 1.21.x (a person approves), %s 1.22.x and %s 1.23.x (forkline approves)", branches[0].repo, branches[1].repo, branches[2].repo)
 	p := &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: policy}}
-	p.Spec.Upstream = v1.PackageRef{Repo: Upstream, Package: Package}
+	p.Spec.Upstream = v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: Upstream, Package: Package}}
 	p.Spec.Template = &v1.PackageVariantTemplate{Approval: &v1.Approval{Mode: v1.AutomaticApproval}, DeletionPolicy: v1.DeletionOrphan}
 	for _, b := range branches {
 		t := v1.Target{Repositories: []v1.RepositoryTarget{{Repo: b.repo, ReleaseTrack: v1.ReleaseTrack{Versions: b.track}}}}
