@@ -80,15 +80,14 @@ func (r *Reconciler) openGit(ctx context.Context, s *scope) error {
 	}
 	src := &gitSource{remote: upstream.Remote{URL: repo.Spec.Git.Repo}, dir: upstream.Dir(repo.Spec.Git.Directory, s.pv.Spec.Upstream.Package)}
 	if name := repo.Spec.Git.SecretRef.Name; name != "" {
-		secret := &corev1.Secret{}
-		err := r.reader.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: name}, secret)
-		switch {
-		case apierrors.IsForbidden(err) || apierrors.IsNotFound(err):
+		secret, unreadable, err := r.secret(ctx, s.pv.Namespace, name)
+		if err != nil {
+			return err
+		}
+		if unreadable != "" {
 			s.gitOff = fmt.Sprintf("forkline cannot read Secret %q, the credentials of upstream Repository %q (%s): grant it get on that Secret in namespace %q (docs/install.md) so it merges from the locked commit; until then it merges from Porch's content of a release only while its commit is the one locked",
-				name, s.pv.Spec.Upstream.Repo, reasonOf(err), s.pv.Namespace)
+				name, s.pv.Spec.Upstream.Repo, unreadable, s.pv.Namespace)
 			return nil
-		case err != nil:
-			return fmt.Errorf("reading Secret %q: %w", name, err)
 		}
 		src.remote.Username, src.remote.Password = string(secret.Data["username"]), string(secret.Data["password"])
 	}
@@ -96,11 +95,21 @@ func (r *Reconciler) openGit(ctx context.Context, s *scope) error {
 	return nil
 }
 
-func reasonOf(err error) string {
-	if apierrors.IsForbidden(err) {
-		return "forbidden"
+// secret reads a Secret of the variant's namespace uncached (the shipped
+// RBAC may not watch Secrets); unreadable says why a person must act
+// ("forbidden", "not found"), err is anything else.
+func (r *Reconciler) secret(ctx context.Context, ns, name string) (secret *corev1.Secret, unreadable string, err error) {
+	secret = &corev1.Secret{}
+	err = r.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, secret)
+	switch {
+	case apierrors.IsForbidden(err):
+		return nil, "forbidden", nil
+	case apierrors.IsNotFound(err):
+		return nil, "not found", nil
+	case err != nil:
+		return nil, "", fmt.Errorf("reading Secret %q: %w", name, err)
 	}
-	return "not found"
+	return secret, "", nil
 }
 
 // lockedCommit is the upstream commit a downstream revision's Kptfile
@@ -207,14 +216,13 @@ func (r *Reconciler) verifyTarget(ctx context.Context, s *scope) (ctrl.Result, e
 
 // trustedKeys are the armored key rings of the verify Secret.
 func (r *Reconciler) trustedKeys(ctx context.Context, s *scope, name string) ([]string, ctrl.Result, error) {
-	secret := &corev1.Secret{}
-	err := r.reader.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: name}, secret)
-	switch {
-	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
-		stall(s, "ReleaseNotVerified", fmt.Sprintf("spec.upstream.verify.secretRef: forkline cannot read Secret %q in namespace %q (%s); create it with the trusted OpenPGP public keys, and grant forkline get on it (docs/install.md)", name, s.pv.Namespace, reasonOf(err)))
+	secret, unreadable, err := r.secret(ctx, s.pv.Namespace, name)
+	if err != nil {
+		return nil, ctrl.Result{}, err
+	}
+	if unreadable != "" {
+		stall(s, "ReleaseNotVerified", fmt.Sprintf("spec.upstream.verify.secretRef: forkline cannot read Secret %q in namespace %q (%s); create it with the trusted OpenPGP public keys, and grant forkline get on it (docs/install.md)", name, s.pv.Namespace, unreadable))
 		return nil, ctrl.Result{RequeueAfter: time.Minute}, nil
-	case err != nil:
-		return nil, ctrl.Result{}, fmt.Errorf("reading Secret %q: %w", name, err)
 	}
 	keys := make([]string, 0, len(secret.Data))
 	for _, k := range slices.Sorted(maps.Keys(secret.Data)) {

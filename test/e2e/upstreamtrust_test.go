@@ -106,6 +106,23 @@ func appReleases(versions ...string) []devstack.Release {
 	return out
 }
 
+// followApp publishes the upstream's package app at release first,
+// registers the upstream and the downstream in ns, starts a manager and
+// creates the variant app following it on versions. The manager stops
+// when the test ends.
+func followApp(ctx context.Context, t *testing.T, ns, upstreamRepo, downstreamRepo, first, versions string) *variantTest {
+	t.Helper()
+	if err := env.PushReleases(upstreamRepo, "app", appReleases(first)...); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, ns, upstreamRepo, "app", "v"+first, downstreamRepo)
+	t.Cleanup(startManager(t))
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
+	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: upstreamRepo, Package: "app"}, ReleaseTrack: v1.ReleaseTrack{Versions: versions}}
+	pv.Spec.Downstream = v1.Downstream{Repo: downstreamRepo}
+	return createVariant(ctx, t, ns, pv)
+}
+
 // TestForceMovedTagKeepsPersonsEdit is the maintainer's fix-up re-tag: the
 // branch is on app/v1.0.1 (replicas 1) with a person's published edit
 // (replicas 3); upstream re-tags v1.0.1 on a commit that says replicas 3,
@@ -116,17 +133,7 @@ func TestForceMovedTagKeepsPersonsEdit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	const ns, upstreamRepo, downstreamRepo = "moved-e2e", "moved-upstream", "moved-downstream"
-	if err := env.PushReleases(upstreamRepo, "app", appReleases("1.0.1")...); err != nil {
-		t.Fatal(err)
-	}
-	registerRepos(ctx, t, ns, upstreamRepo, "app", "v1.0.1", downstreamRepo)
-	stop := startManager(t)
-	defer stop()
-
-	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: upstreamRepo, Package: "app"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}}
-	pv.Spec.Downstream = v1.Downstream{Repo: downstreamRepo}
-	v := createVariant(ctx, t, ns, pv)
+	v := followApp(ctx, t, ns, upstreamRepo, downstreamRepo, "1.0.1", "1.0.x")
 	got := v.waitVariant("v1.0.1 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.1"))
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
 	v.waitVariant("on v1.0.1", time.Minute, func(pv *v1.PackageVariant) bool {
@@ -180,17 +187,7 @@ func TestMovedTargetOfAnOpenProposal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	const ns, upstreamRepo, downstreamRepo = "movedtarget-e2e", "movedtarget-upstream", "movedtarget-downstream"
-	if err := env.PushReleases(upstreamRepo, "app", appReleases("1.0.0")...); err != nil {
-		t.Fatal(err)
-	}
-	registerRepos(ctx, t, ns, upstreamRepo, "app", "v1.0.0", downstreamRepo)
-	stop := startManager(t)
-	defer stop()
-
-	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: upstreamRepo, Package: "app"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.0.x"}}
-	pv.Spec.Downstream = v1.Downstream{Repo: downstreamRepo}
-	v := createVariant(ctx, t, ns, pv)
+	v := followApp(ctx, t, ns, upstreamRepo, downstreamRepo, "1.0.0", "1.0.x")
 	got := v.waitVariant("v1.0.0 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
 	draft := got.Status.Sync.Draft
 	built := got.Status.Sync.UpstreamCommit
@@ -241,16 +238,7 @@ func TestDeletedBaseTagStillMerges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	const ns, upstreamRepo, downstreamRepo = "deletedbase-e2e", "deletedbase-upstream", "deletedbase-downstream"
-	if err := env.PushReleases(upstreamRepo, "app", appReleases("1.0.0")...); err != nil {
-		t.Fatal(err)
-	}
-	registerRepos(ctx, t, ns, upstreamRepo, "app", "v1.0.0", downstreamRepo)
-	stop := startManager(t)
-	defer stop()
-	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}
-	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: upstreamRepo, Package: "app"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.x"}}
-	pv.Spec.Downstream = v1.Downstream{Repo: downstreamRepo}
-	v := createVariant(ctx, t, ns, pv)
+	v := followApp(ctx, t, ns, upstreamRepo, downstreamRepo, "1.0.0", "1.x")
 	got := v.waitVariant("v1.0.0 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
 	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
 	v.waitVariant("on v1.0.0", time.Minute, conditionIs(v1.ConditionUpToDate, "UpToDate"))
