@@ -52,20 +52,20 @@ func (r *Reconciler) checkUpstream(ctx context.Context, s *scope) (ctrl.Result, 
 	} else {
 		setCondition(pv, v1.ConditionLockedCommit, false, "IntegrityChecksOff", s.gitOff)
 	}
-	r.checkBase(s)
-	target := s.selection.Target
-	if target == nil || s.configKey != "" {
-		return ctrl.Result{}, nil
-	}
-	if pv.Spec.Upstream.Verify != nil {
-		if res, err := r.verifyTarget(ctx, s); err != nil || s.done {
-			return res, err
+	if target := s.selection.Target; target != nil && s.configKey == "" {
+		if pv.Spec.Upstream.Verify != nil {
+			if res, err := r.verifyTarget(ctx, s); err != nil || s.done {
+				return res, err
+			}
+			target = s.selection.Target
 		}
-		target = s.selection.Target
+		if s.git != nil {
+			s.notes = r.releaseNotes(ctx, s, target)
+		}
 	}
-	if s.git != nil {
-		s.notes = r.releaseNotes(ctx, s, target)
-	}
+	// After the target's reads: they fetch what the clone lacks, which
+	// brings any move of the base's tag pushed with the target.
+	r.checkBase(ctx, s)
 	return ctrl.Result{}, nil
 }
 
@@ -123,7 +123,7 @@ func lockedCommit(pr *porchv1alpha1.PackageRevision) string {
 
 // checkBase states a move or deletion of the release the downstream is on.
 // Neither stops the sync: the merge's base is the locked commit.
-func (r *Reconciler) checkBase(s *scope) {
+func (r *Reconciler) checkBase(ctx context.Context, s *scope) {
 	lock := lockedCommit(s.published)
 	if s.current == "" || lock == "" {
 		return
@@ -134,7 +134,15 @@ func (r *Reconciler) checkBase(s *scope) {
 		r.eventOnce(s.pv, corev1.EventTypeNormal, "UpstreamReleaseDeleted", "upstream tag %s, the release the downstream is on, was deleted upstream; forkline merges from the commit the downstream locks, %s", tag, short(lock))
 		return
 	}
-	if now := base.ResourceVersion; now != lock {
+	now := base.ResourceVersion
+	if now == lock && s.git != nil {
+		// Porch can list a new release before it re-reads an old one's
+		// moved tag; git, as last fetched, can say it first.
+		if t, err := r.git.Tag(ctx, s.git.remote, tag, ""); err == nil {
+			now = t.Commit
+		}
+	}
+	if now != lock {
 		msg := fmt.Sprintf("upstream tag %s moved from commit %s, which the downstream locks, to %s; forkline merges from %s, and approves nothing automatically while the move stands", tag, short(lock), short(now), short(lock))
 		s.moved = append(s.moved, msg)
 		setCondition(s.pv, v1.ConditionUpstreamReleaseMoved, true, "BaseMoved", msg)
