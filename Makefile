@@ -14,6 +14,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 # binary), keyed by both versions pinned in tools/lint/go.mod.
 LINT_VERSION := $(shell awk '$$1 == "github.com/golangci/golangci-lint/v2" || $$1 == "sigs.k8s.io/kube-api-linter" {printf "%s-", $$2}' tools/lint/go.mod)
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(LINT_VERSION)bin
+GOTESTSUM := $(BIN)/gotestsum-$(shell awk '{for (i = 1; i < NF; i++) if ($$i == "gotest.tools/gotestsum") print $$(i+1)}' tools/test/go.mod)
 STACK := $(BIN)/forkline-stack
 TEST_TIMEOUT ?= 80m
 VERSION ?= v0.1.0
@@ -25,8 +26,11 @@ demo: stack-bins $(STACK) ## Start the local stack, run the sync flow visibly, k
 	$(STACK) demo $(if $(FUNCTIONS),--functions $(FUNCTIONS))
 
 .PHONY: test
-test: verify stack-bins ## Run `make verify`, then every test: table tests, then the end-to-end suites on the real local stack.
-	go test -count=1 -p 1 -timeout $(TEST_TIMEOUT) -v ./...
+# gotestsum prints what `go test -v` prints, then each failed test's output
+# again and, last, the failed tests' names: where a CI log's tail shows them.
+test: verify stack-bins $(GOTESTSUM) ## Run `make verify`, then every test: table tests, then the end-to-end suites on the real local stack.
+	$(GOTESTSUM) --format standard-verbose --jsonfile $(BIN)/test.json -- -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./... \
+		|| { echo "failed: $$(grep '"Action":"fail"' $(BIN)/test.json | grep -o '"Test":"[^"]*"' | cut -d'"' -f4 | tr '\n' ' ')"; exit 1; }
 
 .PHONY: unit
 unit: ## Run the pure tests only (no stack): table, golden, property and image tests, in seconds once built.
@@ -49,8 +53,9 @@ stack-down: $(STACK) ## Stop the background local stack and every process it sta
 ##@ Development
 
 .PHONY: build
-build: ## Build the manager and the stack command into ./bin.
+build: ## Build the manager, the kubectl plugin (bin/kubectl-forkline) and the stack command into ./bin.
 	go build -o $(BIN)/manager ./cmd/manager
+	go build -ldflags "-X github.com/forkline/forkline/internal/cli.Version=$(VERSION)" -o $(BIN)/kubectl-forkline ./cmd/kubectl-forkline
 	go build -o $(STACK) ./cmd/stack
 
 .PHONY: images
@@ -58,7 +63,7 @@ images: ## Build the manager's and the functions' OCI images into bin/images (no
 	go run ./cmd/images -version $(VERSION) -out $(BIN)/images
 
 .PHONY: release
-release: ## Build the images and render dist/install.yaml (config/default via kustomize, images pinned by digest).
+release: ## Build the images, render dist/install.yaml (config/default via kustomize, images pinned by digest), and the kubectl plugin's archives and krew manifest (dist/kubectl-forkline.yaml).
 	go run ./cmd/release -version $(VERSION) -out dist/install.yaml
 
 .PHONY: functions
@@ -93,6 +98,10 @@ verify: generate manifests lint ## Fail if generated files are stale, code is un
 bench: ## Print the merge engine's time and allocations beside kyaml merge3's, and its audit's share of merge time, measured in one run.
 	go run ./bench/merge
 
+.PHONY: bench-bigpkg
+bench-bigpkg: stack-bins ## Measure 1, 5 and 20 MB packages: Porch's clone into 3 branches, forkline's first sync and its upgrade of a release changing 10%, with write bytes and the manager's peak RSS, on the local stack.
+	go run ./bench/bigpkg
+
 .PHONY: bench-fanout
 bench-fanout: stack-bins ## Measure a release fanning out to N repositories (N=10,100,300; N=1000 for scale) against a floor client, on the local stack.
 	go run ./bench/fanout
@@ -111,6 +120,9 @@ $(STACK): $(shell find cmd/stack internal/devstack -name '*.go' 2>/dev/null) go.
 
 $(GOLANGCI_LINT): tools/lint/go.mod
 	cd tools/lint && go build -o $@ sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter
+
+$(GOTESTSUM): tools/test/go.mod
+	cd tools/test && go build -o $@ gotest.tools/gotestsum
 
 $(CONTROLLER_GEN): tools/codegen/go.mod
 	cd tools/codegen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen

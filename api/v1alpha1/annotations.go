@@ -22,6 +22,12 @@ const (
 	// onMovedTag: Stop waits for it).
 	//   kubectl annotate packagevariant NAME forkline.dev/accept-moved=app/v1.0.2
 	AnnotationAcceptMoved = "forkline.dev/accept-moved"
+	// AnnotationReconcile on a PackageVariant or UpstreamPolicy asks for a
+	// reconcile now, as Flux's reconcile.fluxcd.io/requestedAt: any new
+	// value is one request, and status.lastHandledReconcileAt records the
+	// one acted on (kubectl forkline reconcile waits for it).
+	//   kubectl annotate packagevariant NAME forkline.dev/reconcile="$(date +%s)" --overwrite
+	AnnotationReconcile = "forkline.dev/reconcile"
 )
 
 // Annotations forkline keeps on the downstream PackageRevisions it makes.

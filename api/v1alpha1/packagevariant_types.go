@@ -168,6 +168,11 @@ type SyncStatus struct {
 	// commits that touch the package.
 	// +optional
 	ReleaseNotes *ReleaseNotes `json:"releaseNotes,omitempty"`
+	// changes are what the draft changes against the downstream's last
+	// published revision, counted by origin, as of forkline's last write
+	// or proposal of it.
+	// +optional
+	Changes *ChangeSummary `json:"changes,omitempty"`
 	// missingSince is when Porch first answered NotFound for the draft; it
 	// is called deleted by a person only once missing for 30 s (Porch can
 	// briefly lose a draft while it re-lists its repository).
@@ -186,6 +191,54 @@ type SyncStatus struct {
 	// finishedAt is when the sync was published or failed.
 	// +optional
 	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+}
+
+// ChangeSummary counts what a proposal changes against the downstream's
+// last published revision (everything is added on a first sync), and
+// where each change came from.
+type ChangeSummary struct {
+	// files counts the package files added, removed and changed.
+	// +optional
+	Files *ChangeCounts `json:"files,omitempty"`
+	// resources counts the KRM resources added, removed and changed.
+	// +optional
+	Resources *ChangeCounts `json:"resources,omitempty"`
+	// upstream is how many resources the upstream release changed.
+	// +optional
+	Upstream int32 `json:"upstream,omitempty"`
+	// steps is how many resources the variant's steps, injection or
+	// package context changed (changes neither upstream nor a person made).
+	// +optional
+	Steps int32 `json:"steps,omitempty"`
+	// person is how many resources a person changed in the draft.
+	// +optional
+	Person int32 `json:"person,omitempty"`
+	// needsPerson are the classes of change the upstream release makes
+	// that approval.requirePersonFor lists (Pipeline, RBAC, ClusterScoped,
+	// Webhooks, CRDs), each at most once.
+	// +optional
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=set
+	NeedsPerson []ChangeClass `json:"needsPerson,omitempty"`
+	// summary says it in one line, e.g. "3 resources changed (upstream 2,
+	// steps 1); pipeline unchanged".
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Summary string `json:"summary,omitempty"`
+}
+
+// ChangeCounts counts what was added, removed and changed.
+type ChangeCounts struct {
+	// added is how many were added.
+	// +optional
+	Added int32 `json:"added,omitempty"`
+	// removed is how many were removed.
+	// +optional
+	Removed int32 `json:"removed,omitempty"`
+	// changed is how many were changed.
+	// +optional
+	Changed int32 `json:"changed,omitempty"`
 }
 
 // ReleaseNotes are an upstream release's notes, trimmed.
@@ -295,6 +348,11 @@ type PackageVariantStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	LastHandledRetry string `json:"lastHandledRetry,omitempty"`
+	// lastHandledReconcileAt is the forkline.dev/reconcile annotation value
+	// last acted on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 	// skipped are upstream releases forkline stopped taking by itself: a
 	// health check failed after it published them. They add to
 	// spec.upstream.skip; a person clears one by removing it from status
@@ -337,6 +395,7 @@ type PackageVariantStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.sync.phase`
 // +kubebuilder:printcolumn:name="Waiting",type=string,JSONPath=`.status.conditions[?(@.type=="AwaitingApproval")].reason`
 // +kubebuilder:printcolumn:name="Draft",type=string,JSONPath=`.status.sync.draft`,priority=1
+// +kubebuilder:printcolumn:name="Changes",type=string,JSONPath=`.status.sync.changes.summary`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PackageVariant struct {

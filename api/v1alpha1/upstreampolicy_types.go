@@ -238,6 +238,12 @@ type UpstreamPolicyStatus struct {
 	// +optional
 	Variants string `json:"variants,omitempty"`
 
+	// lastHandledReconcileAt is the forkline.dev/reconcile annotation value
+	// last acted on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// targets has one row per generated variant or failed target.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1024

@@ -23,6 +23,7 @@ func main() {
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election lease; defaults to the pod's namespace.")
 	flag.StringVar(&opts.WatchLabelSelector, "watch-label-selector", "", "Reconcile only the PackageVariants and UpstreamPolicies whose labels match (sharding, e.g. forkline.dev/shard=a; the unsharded manager takes !forkline.dev/shard).")
 	flag.IntVar(&ctrlOpts.Concurrency, "concurrent", controllers.DefaultConcurrency(), "How many variants (and policies) reconcile at once; one variant never reconciles twice at the same time.")
+	flag.BoolVar(&opts.Profiling, "profiling", false, "Serve Go's pprof profiles under /debug/pprof/ on the metrics endpoint.")
 	cacheDir := flag.String("upstream-cache-dir", filepath.Join(os.TempDir(), "forkline-upstream"), "Directory of the upstream repositories' clones forkline reads the locked commits from (an emptyDir: it is only a cache).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)

@@ -2,6 +2,9 @@
 // config/default, into one file with every image pinned by digest:
 //
 //	go run ./cmd/release -version v0.1.0   # bin/images/*, dist/install.yaml
+//
+// and the kubectl plugin's archives per platform with their krew
+// manifest, dist/kubectl-forkline.yaml.
 package main
 
 import (
@@ -60,5 +63,5 @@ func run(version, out string) error {
 		return err
 	}
 	fmt.Printf("%s: %d objects\n", out, len(objects))
-	return nil
+	return plugin(root, filepath.Dir(out), version)
 }

@@ -35,6 +35,9 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 	keepCondition(s, v1.ConditionConflicted)
 	how := fmt.Sprintf("approve it with: porchctl rpkg approve %s -n %s", draft.Name, draft.Namespace)
 	proposed := fmt.Sprintf("draft %s (upstream %s) is proposed", draft.Name, s.selection.Target.Revision)
+	if st := s.pv.Status.Sync; st != nil && st.Changes != nil && st.Changes.Summary != "" {
+		proposed += ": " + st.Changes.Summary
+	}
 	if restore := draft.Annotations[v1.AnnotationRollbackOf]; restore != "" {
 		proposed = fmt.Sprintf("draft %s rolls back to upstream %s, restoring %s exactly; it is proposed", draft.Name, s.selection.Target.Revision, restore)
 	}

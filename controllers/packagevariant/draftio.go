@@ -15,26 +15,36 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/merge"
+	"github.com/forkline/forkline/internal/metrics"
 	"github.com/forkline/forkline/internal/porch"
 )
 
 // writeResources puts the Kptfile back, applies the variant's mutations,
 // writes the draft and records the commit forkline wrote.
 func (r *Reconciler) writeResources(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources, kf *porch.Kptfile) error {
+	if err := r.finishFiles(ctx, s, prr.Spec.Resources, kf); err != nil || s.done {
+		return err
+	}
+	return r.write(ctx, s, prr)
+}
+
+// finishFiles puts the Kptfile back into files and applies the variant's
+// mutations; the variant is Stalled when they fail.
+func (r *Reconciler) finishFiles(ctx context.Context, s *scope, files map[string]string, kf *porch.Kptfile) error {
 	content, err := kf.String()
 	if err != nil {
 		return err
 	}
-	prr.Spec.Resources[porch.KptfileName] = content
-	if err := r.mutate(ctx, s.pv, prr.Spec.Resources); err != nil {
+	files[porch.KptfileName] = content
+	if err := r.mutate(ctx, s.pv, files); err != nil {
 		stall(s, "MutationFailed", err.Error())
-		return nil
 	}
-	return r.write(ctx, s, prr)
+	return nil
 }
 
 // write stores the draft's resources, as a new commit on top of the one
@@ -52,7 +62,15 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		}
 	}
 	prr.ResourceVersion = judged
-	if err := r.client.Update(ctx, prr); err != nil {
+	if err := r.send(ctx, s, prr); err != nil {
+		if errors.Is(err, errTooLarge) {
+			if recorded != "" {
+				if err := r.recordCommit(ctx, s, recorded, ""); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		if apierrors.IsConflict(err) && recorded != "" {
 			// A person's push: put the record back, so it reads as edited.
 			if err := r.recordCommit(ctx, s, recorded, ""); err != nil {
@@ -63,6 +81,7 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	}
 	s.pv.Status.Sync.RenderStatus = renderSummary(prr.Status.RenderStatus)
 	s.written = porch.FileDigests(prr.Spec.Resources)
+	s.stored = maps.Clone(prr.Spec.Resources)
 	// The draft is now at the new commit (Porch's resourceVersion of both
 	// the revision and its resources): its event is forkline's own.
 	s.draft.ResourceVersion = prr.ResourceVersion
@@ -79,6 +98,70 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 	// reads as forkline's own, never as a person's edit.
 	s.unrecorded = true
 	return nil
+}
+
+// errTooLarge: the write cannot fit one request; the variant is Stalled.
+var errTooLarge = errors.New("write over the API server's request limit")
+
+// send writes the draft's files: merge patches of only what differs from
+// what Porch stores, in as many writes as it takes for each to fit one
+// request (a large package's upgrade is written whatever its size), or a
+// full update when forkline has not read the draft. Each write holds only
+// at the commit the previous one made, the first at the judged one; the
+// Kptfile goes last, so a sync stopped half way is merged again. Porch's
+// answer to the last, rendered, is in prr afterwards.
+func (r *Reconciler) send(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
+	if s.stored == nil {
+		if !porch.FitsOneRequest(prr.Spec.Resources) {
+			stall(s, "DraftTooLarge", fmt.Sprintf("writing draft %s: the package is over the API server's %d MiB request limit, and forkline has not read the draft to send only what changed", prr.Name, porch.MaxRequestBytes>>20))
+			return errTooLarge
+		}
+		return r.client.Update(ctx, prr)
+	}
+	patches, err := porch.ResourcesPatches(s.stored, prr.Spec.Resources)
+	if err != nil {
+		stall(s, "DraftTooLarge", fmt.Sprintf("writing draft %s: %v; split that file upstream, or raise --max-request-body-bytes of kube-apiserver and porch-server", prr.Name, err))
+		return errTooLarge
+	}
+	// Porch renders and commits the whole package on each write, however
+	// small the patch: big packages take turns, or three 7 MB writes at once
+	// outlast the API server's timeout and Porch goes on with the abandoned
+	// ones while forkline sends them again.
+	weight := min(int64(packageBytes(prr.Spec.Resources)), writeBudget)
+	if err := r.writing.Acquire(ctx, weight); err != nil {
+		return err
+	}
+	defer r.writing.Release(weight)
+	for _, p := range patches {
+		patch, err := p.JSON(prr.ResourceVersion)
+		if err != nil {
+			return err
+		}
+		metrics.WriteBytes.Observe(float64(len(patch)))
+		// Decoded into a fresh map: a file the patch removed must not linger.
+		prr.Spec.Resources = nil
+		err = r.client.Patch(ctx, prr, client.RawPatch(types.MergePatchType, patch))
+		if apierrors.IsRequestEntityTooLargeError(err) {
+			stall(s, "DraftTooLarge", fmt.Sprintf("writing draft %s: the API server refused a write of %d bytes as too large: %v", prr.Name, len(patch), err))
+			return errTooLarge
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeBudget is how many bytes of package content Porch is asked to write
+// at once: one big package, or several small ones side by side.
+const writeBudget = 8 << 20
+
+func packageBytes(resources map[string]string) int {
+	n := 0
+	for _, content := range resources {
+		n += len(content)
+	}
+	return n
 }
 
 // recordWritten records the commit this reconcile wrote to the draft,
@@ -148,19 +231,26 @@ func (r *Reconciler) resources(ctx context.Context, ns, name string) (merge.Tree
 // once per commit: a release fanning out to many variants is read once,
 // not once a variant.
 func (r *Reconciler) upstreamResources(ctx context.Context, s *scope, name string) (merge.Tree, error) {
+	read := func() (any, bool, error) {
+		prr := &porchv1alpha1.PackageRevisionResources{}
+		if err := r.reader.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: name}, prr); err != nil {
+			return nil, false, fmt.Errorf("reading resources of %s: %w", name, err)
+		}
+		return merge.Tree(prr.Spec.Resources), true, nil
+	}
 	commit := r.commitOf(s, name)
-	key := s.pv.Namespace + "/" + name + "@" + commit
-	if cached, ok := r.upstreams.Get(key); ok && commit != "" {
-		return maps.Clone(cached.(merge.Tree)), nil
+	if commit == "" {
+		files, _, err := read()
+		if err != nil {
+			return nil, err
+		}
+		return files.(merge.Tree), nil
 	}
-	prr := &porchv1alpha1.PackageRevisionResources{}
-	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: name}, prr); err != nil {
-		return nil, fmt.Errorf("reading resources of %s: %w", name, err)
+	files, err := r.upstreams.Load(s.pv.Namespace+"/"+name+"@"+commit, read)
+	if err != nil {
+		return nil, err
 	}
-	if commit != "" {
-		r.upstreams.Add(key, maps.Clone(merge.Tree(prr.Spec.Resources)))
-	}
-	return prr.Spec.Resources, nil
+	return maps.Clone(files.(merge.Tree)), nil
 }
 
 // baseResources is the merge's base: the upstream package at the commit

@@ -76,7 +76,7 @@ func retirementOf(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) reti
 	case porchv1alpha1.PackageRevisionLifecycleDraft, porchv1alpha1.PackageRevisionLifecycleProposed:
 		return deleteUnlessEdited
 	case porchv1alpha1.PackageRevisionLifecyclePublished:
-		if downstreamRevision.MatchString(pr.Spec.Revision) {
+		if porch.ReleaseNumber(pr.Spec.Revision) >= 0 {
 			return proposeDeletion
 		}
 	}
@@ -92,7 +92,7 @@ func (r *Reconciler) retire(ctx context.Context, pv *v1.PackageVariant, pr *porc
 			return err
 		}
 		if edited {
-			r.event(pv, corev1.EventTypeNormal, "DraftReleased", "draft %s was edited by a person: it stays in Porch as theirs", pr.Name)
+			r.event(pv, corev1.EventTypeNormal, "DraftReleased", "draft %s holds a person's work (an edit, or a conflict resolution forkline went on from): it stays in Porch as theirs", pr.Name)
 			return nil
 		}
 		if err := r.client.Delete(ctx, pr); err != nil && !apierrors.IsNotFound(err) {

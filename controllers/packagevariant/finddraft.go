@@ -86,19 +86,26 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return r.takenWorkspace(ctx, s, ws)
 	case err != nil && status.Classify(err).Outcome == status.Unavailable:
 		return ctrl.Result{}, err // an outage: retried with backoff
-	case apierrors.IsInternalError(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err):
-		// Porch refused the package itself: retrying will not help; a new
-		// upstream release or a spec change (both events) will.
+	case refusedByPorch(err):
+		// Porch refused the package itself: a new upstream release or a
+		// spec change (both events) will help. But Porch pushes a draft
+		// before it records it, and a refusal of the record leaves the
+		// draft in git, its workspace taken and no event to tell: a look
+		// later finds it (takenWorkspace) if it is there.
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch refused the draft for upstream %s: %s; fix that revision of the upstream package (or publish a new one) or change the variant's spec",
 			target.Revision, r.diagnose(ctx, s, err)))
 		s.done = true
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: refusedCreateCheck}, nil
 	case err != nil:
 		return ctrl.Result{}, err
 	}
 	s.draft = created
 	return ctrl.Result{}, nil
 }
+
+// refusedCreateCheck is how long after Porch refused a draft forkline
+// tries it again: a refused create may have left its draft in git.
+const refusedCreateCheck = 30 * time.Second
 
 // takenWorkspace handles Porch refusing a workspace the cache shows free.
 // Usually the cache has not yet seen a draft created a moment ago. But a

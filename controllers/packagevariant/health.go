@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 	kstatus "github.com/forkline/forkline/internal/status"
 )
 
@@ -143,7 +144,7 @@ func previousPublished(prs []porchv1alpha1.PackageRevision, p *porchv1alpha1.Pac
 			before = append(before, prs[i])
 		}
 	}
-	return latestPublished(before)
+	return porch.LatestPublished(before)
 }
 
 // waitingFor says what the next automatic approval waits for.

@@ -54,11 +54,38 @@ func (r *Reconciler) leaveEdited(s *scope) (ctrl.Result, error) {
 // downstream into the draft, with the Kptfile moved to the new upstream,
 // the steps applied, and conflicts shown as a file and a readiness gate.
 func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.PackageRevisionResources) error {
-	pv, target := s.pv, s.selection.Target
-	setPhase(s, v1.PhaseMerging, fmt.Sprintf("merging upstream %s into %s", target.Revision, prr.Name))
-	up, err := r.upstreamResources(ctx, s, target.Name)
+	down, err := r.downstreamOf(ctx, s, prr)
 	if err != nil {
 		return err
+	}
+	m, err := r.mergeFiles(ctx, s, prr.Name, down)
+	if err != nil || m == nil {
+		return err
+	}
+	prr.Spec.Resources = m.files
+	if err := r.write(ctx, s, prr); err != nil || s.done {
+		return err
+	}
+	r.merged(s, m)
+	return nil
+}
+
+// mergeResult is a merge ready to be written: the draft's files, with the
+// Kptfile moved to the new upstream and the variant's steps applied.
+type mergeResult struct {
+	files     map[string]string
+	conflicts int
+}
+
+// mergeFiles is the 3-way merge of old upstream, new upstream and down,
+// for the draft named into; nil when the sync ended on it (Failed, or
+// Stalled on the variant's steps).
+func (r *Reconciler) mergeFiles(ctx context.Context, s *scope, into string, down merge.Tree) (*mergeResult, error) {
+	pv, target := s.pv, s.selection.Target
+	setPhase(s, v1.PhaseMerging, fmt.Sprintf("merging upstream %s into %s", target.Revision, into))
+	up, err := r.upstreamResources(ctx, s, target.Name)
+	if err != nil {
+		return nil, err
 	}
 	base, err := r.baseResources(ctx, s)
 	if s.rebuild && s.current == "" && err == nil {
@@ -69,56 +96,68 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		setPhase(s, v1.PhaseFailed, err.Error()+"; "+s.gitOff)
 		s.result.Reason = "BaseUnreadable"
 		s.done = true
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	down, err := r.downstreamOf(ctx, s, prr)
-	if err != nil {
-		return err
+	s.mergedFrom = down
+	// A merge holds what it parses of three trees: big merges take turns,
+	// so the manager's memory follows the work, not the number of branches.
+	weight := min(int64(merge.ParsedBytes(base, up, down)), mergeBudget)
+	if err := r.merging.Acquire(ctx, weight); err != nil {
+		return nil, err
 	}
 	res, err := merge.Merge(base, up, down, merge.Options{
 		Strategy:       merge.Strategy(pv.Spec.EffectiveMergeStrategy()),
 		ConflictPolicy: merge.ConflictPolicy(pv.Spec.EffectiveConflictPolicy()),
 	})
+	var audit error
+	if err == nil {
+		// Nothing is written that does not prove itself against its inputs.
+		audit = merge.Audit(res)
+	}
+	r.merging.Release(weight)
 	if err != nil {
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("merging upstream %s: %v", target.Revision, err))
 		s.done = true
-		return nil
+		return nil, nil
 	}
-	// Nothing is written that does not prove itself against its inputs.
-	if err := merge.Audit(res); err != nil {
+	if err := audit; err != nil {
 		metrics.Merges.WithLabelValues("audit-failed").Inc()
-		log.FromContext(ctx).Error(err, "merge audit failed: nothing written", "draft", prr.Name, "target", target.Revision)
+		log.FromContext(ctx).Error(err, "merge audit failed: nothing written", "draft", into, "target", target.Revision)
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("merging upstream %s into %s: %v; forkline wrote nothing to the draft. Merge it by hand (porchctl rpkg pull/push on %s) and report it: it is a defect of forkline's merge",
-			target.Revision, prr.Name, err, prr.Name))
+			target.Revision, into, err, into))
 		s.result.Reason = "MergeAuditFailed"
 		s.done = true
-		return nil
+		return nil, nil
 	}
 	kf, err := porch.ParseKptfile(res.Tree[porch.KptfileName])
 	if err != nil {
 		setPhase(s, v1.PhaseFailed, err.Error())
 		s.done = true
-		return nil
+		return nil, nil
 	}
-	if err := kf.SetUpstream(upstreamRef(pv, target.Revision), r.commitOf(s, target.Name)); err != nil {
-		return err
+	commit := r.commitOf(s, target.Name)
+	if err := kf.SetUpstream(upstreamRef(pv, target.Revision), commit); err != nil {
+		return nil, err
 	}
-	prr.Spec.Resources = res.Tree
+	files := map[string]string(res.Tree)
 	sync := pv.Status.Sync
+	// The commit the draft is now built from, also for a rebuild whose
+	// own write's event forkline does not wait for.
+	sync.UpstreamCommit = commit
 	sync.ConflictCount = int32(len(res.Conflicts))
 	sync.Conflicts = nil
 	if len(res.Conflicts) > 0 {
 		content, err := porch.RenderConflicts(s.current, target.Revision, res.Conflicts)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		prr.Spec.Resources[porch.ConflictsFile] = content
+		files[porch.ConflictsFile] = content
 		msg := conflictSummary(len(res.Conflicts), nil)
 		if err := kf.SetGate(porch.ConflictsGate, false, "Conflicts", msg+"; see "+porch.ConflictsFile); err != nil {
-			return err
+			return nil, err
 		}
 		for i, c := range res.Conflicts {
 			if i == 20 {
@@ -127,23 +166,38 @@ func (r *Reconciler) merge(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 			sync.Conflicts = append(sync.Conflicts, v1.Conflict(c))
 		}
 	}
-	if err := r.writeResources(ctx, s, prr, kf); err != nil {
-		return err
+	if err := r.finishFiles(ctx, s, files, kf); err != nil || s.done {
+		return nil, err
 	}
-	if len(res.Conflicts) > 0 {
+	return &mergeResult{files: files, conflicts: len(res.Conflicts)}, nil
+}
+
+// merged records a merge written to the draft: Conflicted, or on to be
+// rendered and proposed.
+func (r *Reconciler) merged(s *scope, m *mergeResult) {
+	if m.conflicts > 0 {
 		metrics.Merges.WithLabelValues("conflicted").Inc()
-	} else {
-		metrics.Merges.WithLabelValues("clean").Inc()
-	}
-	if len(res.Conflicts) > 0 {
-		setPhase(s, v1.PhaseConflicted, conflictSummary(len(res.Conflicts), sync.Conflicts))
-		setCondition(pv, v1.ConditionConflicted, true, "Conflicts", sync.Message)
+		setPhase(s, v1.PhaseConflicted, conflictSummary(m.conflicts, s.pv.Status.Sync.Conflicts))
+		setCondition(s.pv, v1.ConditionConflicted, true, "Conflicts", s.pv.Status.Sync.Message)
 		s.done = true
 		s.requeue = conflictPoll
-	} else {
-		setPhase(s, v1.PhaseRendering, "merged cleanly; rendering")
+		return
 	}
-	return nil
+	metrics.Merges.WithLabelValues("clean").Inc()
+	setPhase(s, v1.PhaseRendering, "merged cleanly; rendering")
+}
+
+// mergeBudget is how many bytes of package content are parsed at once
+// (base, upstream and downstream counted): one 5 MB package's merge, or
+// several small ones side by side.
+const mergeBudget = 24 << 20
+
+func treeBytes(t merge.Tree) int {
+	n := 0
+	for k, v := range t {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // downstreamOf is the merge's downstream side: the draft's content, which

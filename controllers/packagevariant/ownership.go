@@ -165,9 +165,15 @@ func editedSince(pr *porchv1alpha1.PackageRevision) bool {
 	return recorded != "" && pr.ResourceVersion != recorded
 }
 
-// editedByPerson is editedSince for a revision from the cache, read fresh
-// before forkline decides to delete it: the cache may not show a push yet.
+// editedByPerson says whether a revision holds a person's work: edited
+// since forkline last wrote it, or holding what a person changed that
+// forkline went on from (a conflict resolution it then proposed: the
+// draft records it, forkline.dev/changed-by-person). Read fresh before
+// forkline decides to delete it: the cache may not show a push yet.
 func (r *Reconciler) editedByPerson(ctx context.Context, pr *porchv1alpha1.PackageRevision) (bool, error) {
+	if pr.Annotations[v1.AnnotationChangedByPerson] != "" {
+		return true, nil
+	}
 	if pr.Annotations[v1.AnnotationCommit] == "" {
 		return false, nil
 	}
@@ -175,7 +181,7 @@ func (r *Reconciler) editedByPerson(ctx context.Context, pr *porchv1alpha1.Packa
 	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(pr), fresh); err != nil {
 		return false, fmt.Errorf("reading %s: %w", pr.Name, err)
 	}
-	return editedSince(fresh), nil
+	return editedSince(fresh) || fresh.Annotations[v1.AnnotationChangedByPerson] != "", nil
 }
 
 // workspaceOf says whether ws is base or one of freeWorkspace's base-N.

@@ -57,6 +57,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	s.unrecorded = false
 	s.pv.Status.Sync.Commit = judged
+	r.recordChanges(ctx, s)
 	if t := s.selection.Target; !t.Published.IsZero() {
 		metrics.ReleaseToProposed.Observe(s.now.Sub(t.Published).Seconds())
 	}

@@ -10,7 +10,7 @@ package packagevariant
 import (
 	"context"
 	"fmt"
-	"slices"
+	"maps"
 	"strings"
 	"time"
 
@@ -76,6 +76,9 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	switch s.draft.Spec.Lifecycle {
 	case porchv1alpha1.PackageRevisionLifecycleProposed:
+		if pv.Status.Sync.Changes == nil {
+			r.recordChanges(ctx, s)
+		}
 		return r.awaitApproval(ctx, s, s.draft)
 	case porchv1alpha1.PackageRevisionLifecycleDraft:
 	default:
@@ -106,8 +109,10 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		// checkRender diagnoses from the read every variant shares.
 		return ctrl.Result{}, nil
 	}
-	if err := r.readContent(ctx, s); err != nil || s.done {
-		return ctrl.Result{}, err
+	if s.prr == nil || s.prr.Name != s.draft.Name {
+		if err := r.readContent(ctx, s); err != nil || s.done {
+			return ctrl.Result{}, err
+		}
 	}
 	if s.edited {
 		s.personFiles = changedByPerson(s.draft, s.prr.Spec.Resources)
@@ -120,14 +125,9 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 // to any the draft already records; or, without fingerprints, the commits.
 // Empty when the draft holds exactly what forkline wrote.
 func changedByPerson(draft *porchv1alpha1.PackageRevision, resources map[string]string) string {
-	files, known := porch.ChangedFiles(draft.Annotations[v1.AnnotationWrittenFiles], resources)
+	files, known := porch.PersonFiles(draft.Annotations[v1.AnnotationWrittenFiles], draft.Annotations[v1.AnnotationChangedByPerson], resources)
 	if !known {
-		return fmt.Sprintf("the draft moved from commit %s, which forkline wrote, to %s", short(draft.Annotations[v1.AnnotationCommit]), short(draft.ResourceVersion))
-	}
-	if before := draft.Annotations[v1.AnnotationChangedByPerson]; before != "" && !strings.HasPrefix(before, "the draft moved") {
-		files = append(files, strings.Split(before, ", ")...)
-		slices.Sort(files)
-		files = slices.Compact(files)
+		return porch.MovedRecord(short(draft.Annotations[v1.AnnotationCommit]), short(draft.ResourceVersion))
 	}
 	return strings.Join(files, ", ")
 }
@@ -154,5 +154,6 @@ func (r *Reconciler) readContent(ctx context.Context, s *scope) error {
 		return nil
 	}
 	s.prr, s.kf = prr, kf
+	s.stored = maps.Clone(prr.Spec.Resources)
 	return nil
 }

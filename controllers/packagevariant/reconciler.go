@@ -14,6 +14,7 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	"golang.org/x/sync/semaphore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -52,12 +53,19 @@ type Reconciler struct {
 	echoes *echoes
 	// upstreams holds published upstream content: immutable, and the same
 	// for every variant a release fans out to.
-	upstreams *lru.Cache
+	upstreams *contentCache
 	// git is the on-disk clones of upstream repositories, shared by every
 	// variant: forkline reads the locked commit itself.
 	git *upstream.Cache
 	// stated are the facts already told as an Event by this process.
 	stated sync.Map
+	// diagnosed are upstream releases' content problems (nil for none),
+	// by release and commit: what every clone of a release holds.
+	diagnosed *lru.Cache
+	// merging bounds the package content merged at once (mergeBudget).
+	merging *semaphore.Weighted
+	// writing lets big packages' writes to Porch take turns (see send).
+	writing *semaphore.Weighted
 	// listings are Porch's own recent lists of upstream releases, which
 	// confirm a walk's next step.
 	listings listings
@@ -97,7 +105,10 @@ func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 		revisions: porch.Revisions{Client: mgr.GetClient(), Fresh: mgr.GetAPIReader()},
 		approvals: &approvals{},
 		echoes:    &echoes{},
-		upstreams: lru.New(64),
+		upstreams: newContentCache(64 << 20),
+		diagnosed: lru.New(256),
+		merging:   semaphore.NewWeighted(mergeBudget),
+		writing:   semaphore.NewWeighted(writeBudget),
 		mapper:    mgr.GetRESTMapper(),
 		recorder:  mgr.GetEventRecorder("forkline-packagevariant"),
 		now:       time.Now,
@@ -168,6 +179,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		summarize(before, pv, s, err, s.now)
 		record(pv, s)
+		if v := pv.Annotations[v1.AnnotationReconcile]; v != "" {
+			pv.Status.LastHandledReconcileAt = v // asked for, and done
+		}
+		// A phase is told as an Event once its status is written: a
+		// reconcile whose status write lost a race is done again, and
+		// would tell it twice (two Conflicted Warnings for one conflict).
+		recorded := true
 		if !equality.Semantic.DeepEqual(before.Status, pv.Status) {
 			// Optimistic lock: a reconcile that read a stale variant from
 			// the cache must not overwrite what a newer one recorded (the
@@ -177,6 +195,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			perr := r.client.Status().Patch(ctx, pv, patch)
 			if perr != nil {
 				r.echoes.statusUnknown(pv)
+				recorded = false
 			}
 			switch {
 			case perr == nil:
@@ -191,7 +210,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 				err = fmt.Errorf("patching status: %w", perr)
 			}
 		}
-		r.emitPhaseEvent(before, pv)
+		if recorded {
+			r.emitPhaseEvent(before, pv)
+		}
 	}()
 
 	if !pv.DeletionTimestamp.IsZero() {

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/status"
 )
 
@@ -33,7 +34,7 @@ func recordedRelease(pv *v1.PackageVariant) (string, int) {
 		if rec.Phase != v1.PhasePublished || rec.Downstream != downstream {
 			continue
 		}
-		if n := releaseNumber(rec.Revision); n > bestN {
+		if n := porch.ReleaseNumber(rec.Revision); n > bestN {
 			best, bestN = rec.Revision, n
 		}
 	}
@@ -72,7 +73,7 @@ func (r *Reconciler) checkRecordedRelease(ctx context.Context, s *scope) (ctrl.R
 	if newestListed(fresh.Items) >= n {
 		s.downstream = fresh.Items
 		byName(s.downstream)
-		s.published = latestPublished(s.downstream)
+		s.published = porch.LatestPublished(s.downstream)
 		s.current = upstreamRevisionOf(s.published)
 		pv.Status.ReleaseMissingSince = nil
 		return ctrl.Result{}, nil
@@ -82,7 +83,7 @@ func (r *Reconciler) checkRecordedRelease(ctx context.Context, s *scope) (ctrl.R
 		// what Porch lists, so the next reconcile does not stop again.
 		listed := newestListed(fresh.Items)
 		pv.Status.History = slices.DeleteFunc(pv.Status.History, func(rec v1.SyncRecord) bool {
-			return releaseNumber(rec.Revision) > listed
+			return porch.ReleaseNumber(rec.Revision) > listed
 		})
 		pv.Status.ReleaseMissingSince = nil
 		r.event(pv, corev1.EventTypeNormal, "Retrying", "going on from what Porch lists of package %q without %s, as %s asked", pv.Spec.DownstreamPackage(), recorded, v1.AnnotationRetry)

@@ -61,19 +61,27 @@ func renderSummary(rs porchv1alpha1.RenderStatus) string {
 // content is malformed (a resource defined twice), before it is proposed
 // (Failed).
 func (r *Reconciler) checkRender(ctx context.Context, s *scope) (ctrl.Result, error) {
-	var content map[string]string
+	var problem error
 	var rendered porchv1alpha1.RenderStatus
 	if s.prr != nil {
-		content, rendered = s.prr.Spec.Resources, s.prr.Status.RenderStatus
+		problem, rendered = porch.Diagnose(s.prr.Spec.Resources), s.prr.Status.RenderStatus
 	} else {
-		// An unread clone holds the target's resources.
-		up, err := r.upstreamResources(ctx, s, s.selection.Target.Name)
-		if err != nil {
-			return ctrl.Result{}, err
+		// An unread clone holds the target's resources: diagnosed once
+		// per release, not once per branch it fans out to.
+		name := s.selection.Target.Name
+		key := s.pv.Namespace + "/" + name + "@" + r.commitOf(s, name)
+		if known, ok := r.diagnosed.Get(key); ok && r.commitOf(s, name) != "" {
+			problem, _ = known.(error)
+		} else {
+			up, err := r.upstreamResources(ctx, s, name)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			problem = porch.Diagnose(up)
+			r.diagnosed.Add(key, problem)
 		}
-		content = up
 	}
-	if problem := porch.Diagnose(content); problem != nil {
+	if problem != nil {
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s is malformed: %v; fix the upstream package (or the draft) so it can be proposed", s.draft.Name, problem))
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil

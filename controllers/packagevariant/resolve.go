@@ -10,6 +10,7 @@ package packagevariant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -45,7 +46,7 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	s.revisions = revisions
 	if len(revisions) == 0 {
-		stall(s, "UpstreamNotFound", fmt.Sprintf("no published revision of package %q in Repository %q", pv.Spec.Upstream.Package, pv.Spec.Upstream.Repo))
+		stall(s, "UpstreamNotFound", fmt.Sprintf("no published revision of package %q in Repository %q%s", pv.Spec.Upstream.Package, pv.Spec.Upstream.Repo, r.whyNoRelease(ctx, s)))
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 	}
 
@@ -56,7 +57,7 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 	s.downstream = down.Items
 	byName(s.downstream)
-	s.published = latestPublished(s.downstream)
+	s.published = porch.LatestPublished(s.downstream)
 	s.current = upstreamRevisionOf(s.published)
 	if res, err := r.checkRecordedRelease(ctx, s); err != nil || s.done {
 		return res, err
@@ -75,6 +76,12 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	}
 
 	sel, err := release.Select(s.track, s.current, revisions, s.now)
+	var notPublished *release.NotPublishedError
+	if errors.As(err, &notPublished) {
+		// A new release wakes the variant (its PackageRevision's event).
+		stall(s, "ReleaseNotFound", err.Error())
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		stall(s, "InvalidSpec", err.Error())
 		return ctrl.Result{}, nil
@@ -128,6 +135,37 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 		setCondition(pv, v1.ConditionUpToDate, false, "Behind", fmt.Sprintf("upstream %s is next (downstream on %q)", sel.Target.Revision, s.current))
 	}
 	return ctrl.Result{}, nil
+}
+
+// forklineOwns says whether a sync in this phase is forkline's to move on
+// from; a person's decision (Declined, Edited), a conflict they hold and a
+// failure they must fix are kept as they are.
+func forklineOwns(p v1.SyncPhase) bool {
+	return p == v1.PhaseMerging || p == v1.PhaseRendering || p == v1.PhaseProposed || p == v1.PhasePublished
+}
+
+// lostSync is the sync of forkline's own published revision when the
+// status that held it was lost (its write lost a race with a newer one, so
+// the variant still shows an older sync), rebuilt from the revision: the
+// next record is then this one, not the stale one. nil when the revision
+// is not forkline's or history already records it.
+func lostSync(pv *v1.PackageVariant, published *porchv1alpha1.PackageRevision) *v1.SyncStatus {
+	if !ownedBy(published, pv) || upstreamRevisionOf(published) == "" {
+		return nil
+	}
+	downstream := packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())
+	var from string
+	for i, h := range pv.Status.History {
+		if h.Downstream == downstream && h.Revision == published.Spec.Revision {
+			return nil
+		}
+		if i == 0 {
+			from = h.To
+		}
+	}
+	started := published.CreationTimestamp
+	pv.Status.Sync = &v1.SyncStatus{From: from, To: upstreamRevisionOf(published), Draft: published.Name, StartedAt: &started}
+	return pv.Status.Sync
 }
 
 // releaseOf is an upstream revision as a release to select from; ok is
@@ -197,6 +235,9 @@ func (r *Reconciler) detectConfigDrift(ctx context.Context, s *scope, revisions 
 func (r *Reconciler) recordPublished(s *scope) {
 	pv := s.pv
 	sync := pv.Status.Sync
+	if s.published != nil && (sync == nil || sync.Draft != s.published.Name && forklineOwns(sync.Phase)) {
+		sync = lostSync(pv, s.published)
+	}
 	if sync == nil || s.published == nil || s.published.Name != sync.Draft || sync.Phase == v1.PhasePublished {
 		return
 	}

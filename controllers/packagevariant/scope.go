@@ -4,7 +4,6 @@ import (
 	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -68,9 +67,15 @@ type scope struct {
 	// created: its content is the target's, no need to read it.
 	cloned bool
 	// prr is the draft's content, when read (nil for an unread clone).
-	prr    *porchv1alpha1.PackageRevisionResources
-	kf     *porch.Kptfile
-	edited bool // a person changed the draft since forkline last wrote it
+	prr *porchv1alpha1.PackageRevisionResources
+	// stored is the draft's files as Porch stores them (read, or answered
+	// to forkline's last write): a write sends only what differs.
+	stored map[string]string
+	// mergedFrom is the merge's downstream side, when this reconcile
+	// merged: what the proposal's changes are counted against.
+	mergedFrom map[string]string
+	kf         *porch.Kptfile
+	edited     bool // a person changed the draft since forkline last wrote it
 	// rollback is set for a draft that restores an earlier published
 	// revision exactly: no merge, no steps applied again.
 	rollback bool
@@ -95,40 +100,13 @@ type scope struct {
 	unrecorded bool
 }
 
-var downstreamRevision = regexp.MustCompile(`^v(\d+)$`)
-
 // releaseRevision is any published release's revision (v1, v0.9.0), not
 // a branch's placeholder.
 var releaseRevision = regexp.MustCompile(`^v\d`)
 
-// latestPublished is the newest published vN revision (not the branch's
-// "main" placeholder).
-func latestPublished(prs []porchv1alpha1.PackageRevision) *porchv1alpha1.PackageRevision {
-	var best *porchv1alpha1.PackageRevision
-	bestN := -1
-	for i := range prs {
-		pr := &prs[i]
-		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished {
-			continue
-		}
-		if n := revisionNumber(pr); n > bestN {
-			best, bestN = pr, n
-		}
-	}
-	return best
-}
-
 // revisionNumber is N of a vN revision, -1 for any other (main, a draft).
-func revisionNumber(pr *porchv1alpha1.PackageRevision) int { return releaseNumber(pr.Spec.Revision) }
-
-// releaseNumber is N of a revision name "vN", -1 for any other.
-func releaseNumber(revision string) int {
-	m := downstreamRevision.FindStringSubmatch(revision)
-	if m == nil {
-		return -1
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+func revisionNumber(pr *porchv1alpha1.PackageRevision) int {
+	return porch.ReleaseNumber(pr.Spec.Revision)
 }
 
 // upstreamRevisionOf is the upstream revision a downstream revision was

@@ -20,11 +20,13 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/merge"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
 	"github.com/forkline/forkline/internal/upstream"
 )
@@ -110,6 +112,25 @@ func (r *Reconciler) secret(ctx context.Context, ns, name string) (secret *corev
 		return nil, "", fmt.Errorf("reading Secret %q: %w", name, err)
 	}
 	return secret, "", nil
+}
+
+// whyNoRelease looks in git for what Porch does not list: release tags of
+// the package that hold no Kptfile (Porch lists a tag only where the
+// package's Kptfile is). "" when git says nothing more.
+func (r *Reconciler) whyNoRelease(ctx context.Context, s *scope) string {
+	if err := r.openGit(ctx, s); err != nil || s.git == nil {
+		return ""
+	}
+	tags, err := r.git.Tags(ctx, s.git.remote, s.pv.Spec.Upstream.Package+"/")
+	if err != nil || len(tags) == 0 {
+		return ""
+	}
+	newest := tags[len(tags)-1]
+	has, err := r.git.HasFile(ctx, s.git.remote, newest, s.git.dir, porch.KptfileName)
+	if err != nil || has {
+		return ""
+	}
+	return fmt.Sprintf(": git has tag %s (%d tags of it in all), but it holds no Kptfile in %s/, and Porch lists a tag as a release only where the package's Kptfile is; add one upstream (kpt pkg init)", newest, len(tags), s.git.dir)
 }
 
 // lockedCommit is the upstream commit a downstream revision's Kptfile
@@ -299,18 +320,17 @@ func (r *Reconciler) gitBase(ctx context.Context, s *scope, lock string) (merge.
 		return nil, false, nil
 	}
 	key := "git:" + s.pv.Namespace + "/" + s.git.remote.URL + "@" + lock + ":" + s.git.dir
-	if cached, ok := r.upstreams.Get(key); ok {
-		return copyResources(cached.(merge.Tree)), true, nil
-	}
-	files, err := r.git.Package(ctx, s.git.remote, lock, s.git.dir)
+	files, err := r.upstreams.Load(key, func() (any, bool, error) {
+		files, err := r.git.Package(ctx, s.git.remote, lock, s.git.dir)
+		return merge.Tree(files), err == nil, err
+	})
 	if errors.Is(err, upstream.ErrNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	r.upstreams.Add(key, merge.Tree(files))
-	return copyResources(files), true, nil
+	return copyResources(files.(merge.Tree)), true, nil
 }
 
 // checkMovedTarget stops at a draft whose own release tag moved since
@@ -331,6 +351,10 @@ func (r *Reconciler) checkMovedTarget(ctx context.Context, s *scope) (ctrl.Resul
 	tag := upstreamRef(pv, target.Revision)
 	msg := fmt.Sprintf("upstream tag %s moved: draft %s was built from commit %s, the tag now names %s", tag, s.draft.Name, short(built), short(now))
 	s.moved = append(s.moved, msg)
+	baseMoved := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionUpstreamReleaseMoved)
+	if baseMoved != nil {
+		baseMoved = baseMoved.DeepCopy()
+	}
 	setCondition(pv, v1.ConditionUpstreamReleaseMoved, true, "TargetMoved", msg)
 	r.eventOnce(pv, corev1.EventTypeWarning, "UpstreamReleaseMoved", "%s; affected: draft %s", msg, s.draft.Name)
 	accepted := pv.Spec.Upstream.EffectiveOnMovedTag() == v1.MovedTagFollow || acceptsMove(pv.Annotations[v1.AnnotationAcceptMoved], tag, now)
@@ -355,7 +379,13 @@ func (r *Reconciler) checkMovedTarget(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	r.event(pv, corev1.EventTypeNormal, "RebuildingMoved", "rebuilding %s from commit %s of %s", s.draft.Name, short(now), tag)
 	s.rebuild = true
+	// The rebuild settles the target's move in this reconcile: the status
+	// it ends with says only what is left (the base's move, if any).
 	s.moved = s.moved[:len(s.moved)-1]
+	meta.RemoveStatusCondition(&pv.Status.Conditions, v1.ConditionUpstreamReleaseMoved)
+	if baseMoved != nil {
+		meta.SetStatusCondition(&pv.Status.Conditions, *baseMoved)
+	}
 	return ctrl.Result{}, nil
 }
 

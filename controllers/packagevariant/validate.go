@@ -8,9 +8,12 @@
 package packagevariant
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
@@ -18,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,6 +47,11 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 			a.HealthCheck.Namespace, s.pv.Namespace))
 		return ctrl.Result{}, nil
 	}
+	if msg := badMetadata(s.pv.Spec.Labels, s.pv.Spec.Annotations); msg != "" {
+		stall(s, "InvalidSpec", msg)
+		return ctrl.Result{}, nil
+	}
+	var registered []*configapi.Repository
 	for _, repo := range []string{s.pv.Spec.Upstream.Repo, s.pv.Spec.Downstream.Repo} {
 		var r0 configapi.Repository
 		if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.pv.Namespace, Name: repo}, &r0); err != nil {
@@ -55,12 +64,19 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 		if repo == s.pv.Spec.Upstream.Repo {
 			s.upstreamRepo = r0.DeepCopy()
 		}
+		registered = append(registered, r0.DeepCopy())
 		// A Repository Porch is still (re)listing shows no revisions:
 		// acting on that would take a re-registered fork for a new one.
 		if !meta.IsStatusConditionTrue(r0.Status.Conditions, configapi.RepositoryReady) {
 			s.end(status.Progressing, "RepositoryNotReady", fmt.Sprintf("Porch Repository %q is not Ready yet; waiting for Porch to list its packages", repo))
 			return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 		}
+	}
+	if up, down := registered[0], registered[1]; up.Name != down.Name && sameGitPackage(up, down) && s.pv.Spec.DownstreamPackage() == s.pv.Spec.Upstream.Package {
+		// The API compares the Repositories' names only.
+		stall(s, "InvalidSpec", fmt.Sprintf("upstream Repository %q and downstream Repository %q are the same git repository, branch and directory (%s, branch %s), and the package path is the same: forkline would propose into the package it follows; set downstream.package or another downstream Repository",
+			up.Name, down.Name, up.Spec.Git.Repo, up.Spec.Git.Branch))
+		return ctrl.Result{}, nil
 	}
 	for i, in := range s.pv.Spec.Injectors {
 		if in.Group != "" {
@@ -85,6 +101,42 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// badMetadata says what Porch would refuse of the labels and annotations
+// forkline sets on the downstream revisions, checked as the API server
+// checks them (a map's keys are beyond what the CRD's schema validates
+// within its cost budget); "" when all is well.
+func badMetadata(labels, annotations map[string]string) string {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return fmt.Sprintf("spec.labels key %q is not a label key: %s; Porch would refuse the draft's labels", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(labels[k]); len(errs) > 0 {
+			return fmt.Sprintf("spec.labels[%s] = %q is not a label value: %s; Porch would refuse the draft's labels", k, trim(labels[k], 80), strings.Join(errs, "; "))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(annotations)) {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return fmt.Sprintf("spec.annotations key %q is not an annotation key: %s; Porch would refuse the draft's annotations", k, strings.Join(errs, "; "))
+		}
+	}
+	return ""
+}
+
+// sameGitPackage says whether two Porch Repositories name one git
+// repository, branch and directory (a URL's ".git" and trailing "/"
+// aside).
+func sameGitPackage(a, b *configapi.Repository) bool {
+	if a.Spec.Git == nil || b.Spec.Git == nil {
+		return false
+	}
+	norm := func(url string) string {
+		return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(url), "/"), ".git")
+	}
+	dir := func(d string) string { return strings.Trim(d, "/") }
+	branch := func(b string) string { return cmp.Or(b, "main") } // Porch's default
+	return norm(a.Spec.Git.Repo) == norm(b.Spec.Git.Repo) && branch(a.Spec.Git.Branch) == branch(b.Spec.Git.Branch) && dir(a.Spec.Git.Directory) == dir(b.Spec.Git.Directory)
 }
 
 // trackFor reads the variant's track, validating its constraint.

@@ -178,12 +178,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			p.Status.ObservedGeneration = p.Generation
 		}
 		status.Conclude(&p.Status.Conditions, before.Status.Conditions, p.Generation, outcome, err, time.Now())
+		asked := p.Annotations[v1.AnnotationReconcile]
+		if asked != "" {
+			p.Status.LastHandledReconcileAt = asked
+		}
 		if equality.Semantic.DeepEqual(before.Status, p.Status) {
 			return
 		}
 		// The board alone is written at most once a second; a spec change
-		// is acknowledged at once.
-		if wait := r.boards.wait(req.NamespacedName, time.Now()); wait > 0 && p.Generation == before.Status.ObservedGeneration {
+		// and a reconcile asked for are acknowledged at once.
+		if wait := r.boards.wait(req.NamespacedName, time.Now()); wait > 0 && p.Generation == before.Status.ObservedGeneration && asked == before.Status.LastHandledReconcileAt {
 			if result.RequeueAfter == 0 || result.RequeueAfter > wait {
 				result.RequeueAfter = wait
 			}

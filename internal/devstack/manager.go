@@ -88,6 +88,12 @@ type Usage struct {
 	RSS, PeakRSS int64
 }
 
+// ResetPeakRSS starts a process's peak RSS (VmHWM) again from its RSS
+// now, so that a benchmark can measure one phase's peak.
+func ResetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
 // ProcessUsage reads a process's Usage from /proc.
 func ProcessUsage(pid int) (Usage, error) {
 	var u Usage

@@ -11,6 +11,7 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,6 +48,25 @@ func (s *Stack) RegisterRepository(ctx context.Context, ns, name, gitName string
 		return nil, fmt.Errorf("the Repository %s/%s never became Ready (conditions %+v): %w", ns, name, repo.Status.Conditions, err)
 	}
 	return repo, nil
+}
+
+// UnregisterRepository deletes the Repository name in namespace ns and waits
+// until Porch has let it go, so that Porch no longer caches or syncs its
+// packages. The git repository stays on the git server.
+func (s *Stack) UnregisterRepository(ctx context.Context, ns, name string) error {
+	repo := &configapi.Repository{}
+	repo.Namespace, repo.Name = ns, name
+	if err := s.Client.Delete(ctx, repo); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("unregistering Repository %s/%s: %w", ns, name, err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := s.Client.Get(ctx, client.ObjectKeyFromObject(repo), repo)
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		return fmt.Errorf("the Repository %s/%s is still there (finalizers %v): %w", ns, name, repo.Finalizers, err)
+	}
+	return nil
 }
 
 // WaitPackageRevision waits until a PackageRevision of package pkg in

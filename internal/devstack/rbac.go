@@ -1,12 +1,15 @@
 package devstack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
@@ -64,6 +67,15 @@ func (s *Stack) ManagerIdentity(ctx context.Context) (cfg *rest.Config, forbidde
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			resp, err := rt.RoundTrip(req)
 			if err == nil && resp.StatusCode == http.StatusForbidden {
+				// A namespace being deleted refuses new content (an Event)
+				// with a 403 too; that is the cluster, not forkline's RBAC.
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+				_ = resp.Body.Close()
+				resp.Body = io.NopCloser(bytes.NewReader(body))
+				if bytes.Contains(body, []byte(corev1.NamespaceTerminatingCause)) {
+					s.logf("stack: the manager's %s %s was refused: its namespace is being deleted", req.Method, req.URL.Path)
+					return resp, err
+				}
 				forbidden.Add(1)
 				s.logf("stack: the manager was forbidden: %s %s", req.Method, req.URL.Path)
 			}

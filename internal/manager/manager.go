@@ -7,6 +7,8 @@ package manager
 import (
 	"fmt"
 	"hash/fnv"
+	"net/http"
+	"net/http/pprof"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
@@ -37,6 +39,9 @@ type Options struct {
 	// forkline.dev/shard label to their variants, so a policy and its
 	// variants land on one shard.
 	WatchLabelSelector string
+	// Profiling serves Go's pprof handlers under /debug/pprof/ on the
+	// metrics endpoint, as kube components' --profiling does.
+	Profiling bool
 }
 
 // leaderElectionID is the lease's name: one per shard, so shards run side
@@ -86,10 +91,19 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			&forklinev1alpha1.UpstreamPolicy{}: {Label: sel},
 		}
 	}
+	metricsOpts := metricsserver.Options{BindAddress: opts.MetricsAddr}
+	if opts.Profiling {
+		metricsOpts.ExtraHandlers = map[string]http.Handler{
+			"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+			"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+			"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+			"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cacheOpts,
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  opts.ProbeAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        leaderElectionID(opts.WatchLabelSelector),

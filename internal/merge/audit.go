@@ -40,6 +40,7 @@ func (e *AuditError) Error() string {
 type audited struct {
 	b, u, d   *pkg
 	textPaths map[string]bool
+	verbatim  Tree     // downstream files the merge took as they are
 	own       []string // subpackages the merge left to the downstream
 	policy    ConflictPolicy
 }
@@ -61,7 +62,10 @@ func Audit(res *Result) error {
 			}
 		}
 	}
-	r, err := parsePackageKnowing(without(res.Tree, a.own), known)
+	if err := a.checkVerbatim(res.Tree); err != nil {
+		return err
+	}
+	r, err := parsePackageKnowing(except(without(res.Tree, a.own), keys(a.verbatim)), known)
 	if err != nil {
 		return &AuditError{Problem: "the result does not parse: " + err.Error()}
 	}
@@ -93,6 +97,26 @@ func Audit(res *Result) error {
 				err.File = rr.file
 			}
 			return err
+		}
+	}
+	return nil
+}
+
+// checkVerbatim: each file the merge took from the downstream as it is is
+// in the result as it is, and holds no resource the rest of the merge
+// holds on any side (see reducedMerge).
+func (a *audited) checkVerbatim(result Tree) *AuditError {
+	for fp, text := range a.verbatim {
+		if result[fp] != text {
+			return &AuditError{File: fp, Problem: "the result is not the downstream's file, which upstream did not change"}
+		}
+		ids, _ := identities(fp, text)
+		for _, id := range ids {
+			for _, p := range []*pkg{a.b, a.u, a.d} {
+				if r := p.byID[id]; r != nil {
+					return &AuditError{File: fp, Resource: r.display(), Problem: "taken as the downstream has it, but also merged from " + r.file}
+				}
+			}
 		}
 	}
 	return nil

@@ -6,7 +6,9 @@
 // result Porch's resource-merge gives. Where they did, it reports a Conflict
 // naming the file, the resource and the field, with all three values,
 // instead of silently taking upstream. It never panics on bad input:
-// malformed YAML is an error naming the file and line.
+// malformed YAML is an error naming the file and line (base and
+// upstream's copies of a file upstream did not change are not read: the
+// downstream's is the result).
 package merge
 
 import (

@@ -65,6 +65,8 @@ type pkg struct {
 	files map[string]*file
 	byID  map[string]*resource
 	order []*resource // sorted by file, then document order
+	// renumbered says an identity is held twice, told apart by file.
+	renumbered bool
 }
 
 // isYAMLPath says whether a file may hold KRM resources.
@@ -105,6 +107,7 @@ func parsePackageKnowing(t Tree, known map[string]parsed) (*pkg, error) {
 			// package is ambiguous, and merging would lose one of them.
 			if first, dup := p.byID[d.res.id]; dup && first.file != fp {
 				d.res.id += "|" + fp
+				p.renumbered = true
 			}
 			if _, dup := p.byID[d.res.id]; dup {
 				return nil, fmt.Errorf("%s: two documents are %s; a package file holds each object once", fp, d.res.display())
@@ -395,4 +398,19 @@ func uniqueKeys(n *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+// ResourceID is how a conflict names the resource document n holds
+// (group/kind/namespace/name, e.g. apps/Deployment/default/app), with the
+// key that matches it across sides whatever namespace a side's identity
+// annotation guessed; ok is false for a document that is no resource.
+func ResourceID(n *yaml.Node) (shown, key string, ok bool) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	r, ok := newResource("", n)
+	if !ok {
+		return "", "", false
+	}
+	return r.display(), r.id, true
 }

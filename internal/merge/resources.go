@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,6 +20,17 @@ type placement struct {
 }
 
 func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
+	if untouched := untouchedFiles(bt, ut); len(untouched) > 0 {
+		res, err := reducedMerge(bt, ut, dt, untouched, policy)
+		if !errors.Is(err, errMergeWhole) {
+			return res, err
+		}
+	}
+	return wholeMerge(bt, ut, dt, policy)
+}
+
+// wholeMerge is the merge that parses every file of every side.
+func wholeMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 	b, err := parseSide("base", bt)
 	if err != nil {
 		return nil, err
@@ -31,6 +43,12 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return mergeParsed(b, u, d, policy, nil)
+}
+
+// mergeParsed merges the parsed sides; verbatim are downstream files that
+// go into the result as they are, unparsed (see reducedMerge).
+func mergeParsed(b, u, d *pkg, policy ConflictPolicy, verbatim Tree) (*Result, error) {
 	// A path that is text on any side is merged as text on all sides; so
 	// is one that is a map that is not KRM on one side and holds resources
 	// on another: both cannot be written into one file and read back.
@@ -84,6 +102,12 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 	for fp := range textPaths {
 		m.text(out, fp, b.files[fp], u.files[fp], d.files[fp])
 	}
+	for fp, text := range verbatim {
+		if _, taken := out[fp]; taken {
+			return nil, errMergeWhole
+		}
+		out[fp] = text
+	}
 	sort.Slice(m.conflicts, func(i, j int) bool {
 		ci, cj := m.conflicts[i], m.conflicts[j]
 		if ci.File != cj.File {
@@ -94,7 +118,7 @@ func resourceMerge(bt, ut, dt Tree, policy ConflictPolicy) (*Result, error) {
 		}
 		return ci.Path < cj.Path
 	})
-	return &Result{Tree: out, Conflicts: m.conflicts, audit: &audited{b: b, u: u, d: d, textPaths: textPaths, policy: policy}}, nil
+	return &Result{Tree: out, Conflicts: m.conflicts, audit: &audited{b: b, u: u, d: d, textPaths: textPaths, verbatim: verbatim, policy: policy}}, nil
 }
 
 // matchUnidentified gives a file's one map that is not KRM on some side

@@ -62,6 +62,14 @@ var (
 		Help: "Rollbacks published (a pin back, or a failed health check).",
 	})
 
+	// WriteBytes sizes forkline's writes of draft content: only what
+	// changes is sent, so they stay far under the API server's 3 MiB.
+	WriteBytes = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "forkline_draft_write_bytes",
+		Help:    "Bytes of each write of a draft's files forkline sent (a merge patch of the files that change).",
+		Buckets: prometheus.ExponentialBuckets(1024, 4, 9), // 1 KiB .. 64 MiB
+	})
+
 	// ReleaseToProposed times a release from its upstream publish to a
 	// variant's proposal.
 	ReleaseToProposed = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -79,7 +87,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, Stalled, DraftsCreated, Merges, Approvals, Rollbacks, ReleaseToProposed, ReleaseToPublished, APIRequests)
+	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, Stalled, DraftsCreated, Merges, Approvals, Rollbacks, WriteBytes, ReleaseToProposed, ReleaseToPublished, APIRequests)
 }
 
 // Forget drops a deleted variant's series.

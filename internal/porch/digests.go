@@ -3,6 +3,7 @@ package porch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -60,4 +61,33 @@ func ChangedFiles(digests string, resources map[string]string) (changed []string
 	}
 	slices.Sort(changed)
 	return changed, true
+}
+
+// A forkline.dev/changed-by-person record that names commits, not files:
+// forkline had no fingerprints of the draft to compare with.
+const movedRecord = "the draft moved"
+
+// MovedRecord is that record, from the commit forkline wrote to the one a
+// person pushed.
+func MovedRecord(from, to string) string {
+	return fmt.Sprintf("%s from commit %s, which forkline wrote, to %s", movedRecord, from, to)
+}
+
+// RecordedFiles are the files a forkline.dev/changed-by-person record
+// names; none for a record of commits.
+func RecordedFiles(record string) []string {
+	if record == "" || strings.HasPrefix(record, movedRecord) {
+		return nil
+	}
+	return strings.Split(record, ", ")
+}
+
+// PersonFiles names what a person changed in a draft forkline wrote: the
+// files that differ from its fingerprints (written), with those already
+// recorded (record), sorted; known is false without fingerprints.
+func PersonFiles(written, record string, resources map[string]string) (files []string, known bool) {
+	files, known = ChangedFiles(written, resources)
+	files = append(files, RecordedFiles(record)...)
+	slices.Sort(files)
+	return slices.Compact(files), known
 }

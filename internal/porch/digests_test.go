@@ -40,3 +40,23 @@ func TestChangedFiles(t *testing.T) {
 		t.Error("a package over the cap is fingerprinted")
 	}
 }
+
+func TestPersonFiles(t *testing.T) {
+	written := FileDigests(map[string]string{"a.yaml": "a", "b.yaml": "b"})
+	now := map[string]string{"a.yaml": "a, edited", "b.yaml": "b"}
+	for _, tc := range []struct {
+		name, written, record string
+		want                  []string
+		known                 bool
+	}{
+		{"a push", written, "", []string{"a.yaml"}, true},
+		{"a push after a recorded one", written, "b.yaml, c.yaml", []string{"a.yaml", "b.yaml", "c.yaml"}, true},
+		{"a record of commits names no file", written, MovedRecord("abc", "def"), []string{"a.yaml"}, true},
+		{"no fingerprints", "", "c.yaml", []string{"c.yaml"}, false},
+	} {
+		got, known := PersonFiles(tc.written, tc.record, now)
+		if !slices.Equal(got, tc.want) || known != tc.known {
+			t.Errorf("%s: %v, %t; want %v, %t", tc.name, got, known, tc.want, tc.known)
+		}
+	}
+}

@@ -74,6 +74,39 @@ func ParseConstraint(versions string) (*semver.Constraints, error) {
 	return c, nil
 }
 
+// NotPublishedError is a spec naming a release the upstream does not
+// publish: a typo most often, so a person is told, with the newest
+// release there is. The same whether a pin or a fixed revision names it.
+type NotPublishedError struct {
+	Field, Revision, Newest string
+}
+
+func (e *NotPublishedError) Error() string {
+	newest := "it publishes none"
+	if e.Newest != "" {
+		newest = "the newest is " + e.Newest
+	}
+	return fmt.Sprintf("%s %q is not a published release of the upstream package (%s); fix it, or forkline goes on once upstream publishes it", e.Field, e.Revision, newest)
+}
+
+// newest is the highest semver release, or the last published of others.
+func newest(revisions []Revision) string {
+	best, bestV := "", (*semver.Version)(nil)
+	var last Revision
+	for _, r := range revisions {
+		if v, ok := parse(r.Revision); ok && (bestV == nil || v.GreaterThan(bestV)) {
+			best, bestV = r.Revision, v
+		}
+		if !r.Published.Before(last.Published) {
+			last = r
+		}
+	}
+	if best == "" {
+		return last.Revision
+	}
+	return best
+}
+
 // Select picks the next target for a downstream currently on revision
 // current ("" before the first sync).
 func Select(track Track, current string, revisions []Revision, now time.Time) (Selection, error) {
@@ -89,7 +122,7 @@ func Select(track Track, current string, revisions []Revision, now time.Time) (S
 		}
 		r := find(revisions, pin.Revision)
 		if r == nil {
-			return sel, fmt.Errorf("pin.revision %q is not a published revision of the upstream package", pin.Revision)
+			return sel, &NotPublishedError{Field: "pin.revision", Revision: pin.Revision, Newest: newest(revisions)}
 		}
 		sel.Target = r
 		return sel, nil
@@ -98,8 +131,7 @@ func Select(track Track, current string, revisions []Revision, now time.Time) (S
 		sel := Selection{LatestMatching: track.Revision}
 		r := find(revisions, track.Revision)
 		if r == nil {
-			sel.Message = fmt.Sprintf("upstream revision %s is not published (yet)", track.Revision)
-			return sel, nil
+			return sel, &NotPublishedError{Field: "upstream.revision", Revision: track.Revision, Newest: newest(revisions)}
 		}
 		if r.Revision != current {
 			sel.Target = r

@@ -83,9 +83,9 @@ func TestSelect(t *testing.T) {
 			track: Track{Revision: "v1.21.3"}, current: "v1.21.2", revisions: all,
 			wantTarget: "v1.21.3", wantLatest: "v1.21.3",
 		},
-		"fixed revision not published yet": {
+		"fixed revision not published": {
 			track: Track{Revision: "v9.0.0"}, revisions: all,
-			wantLatest: "v9.0.0", wantMessage: "upstream revision v9.0.0 is not published (yet)",
+			wantErr: `upstream.revision "v9.0.0" is not a published release of the upstream package (the newest is v1.23.1)`,
 		},
 		"pin holds": {
 			track: Track{Versions: "1.21.x", Pin: &Pin{Revision: "v1.21.2", Until: now.Add(time.Hour)}}, current: "v1.21.2", revisions: all,
@@ -101,7 +101,7 @@ func TestSelect(t *testing.T) {
 		},
 		"pin on an unknown revision": {
 			track: Track{Versions: "1.21.x", Pin: &Pin{Revision: "v1.21.9"}}, revisions: all,
-			wantErr: `pin.revision "v1.21.9" is not a published revision`,
+			wantErr: `pin.revision "v1.21.9" is not a published release of the upstream package (the newest is v1.23.1)`,
 		},
 		"soak time holds oldest first": {
 			track: Track{Versions: "1.21.x", MinimumAge: 6 * 24 * time.Hour}, current: "v1.21.2", revisions: all,

@@ -56,6 +56,9 @@ func Classify(base, target map[string]string, classes []Class, scope Scope) ([]C
 	for _, c := range classes {
 		want[c] = true
 	}
+	// A file the release left as it was changes nothing: only the files
+	// that differ are read, a few of a big package.
+	base, target = differing(base, target)
 	var out []Change
 	if want[Pipeline] {
 		changes, err := pipelineChanges(base["Kptfile"], target["Kptfile"])
@@ -288,4 +291,20 @@ func sortedKeys[V any](ms ...map[string]V) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// differing are a and b less the files they hold alike.
+func differing(a, b map[string]string) (map[string]string, map[string]string) {
+	da, db := map[string]string{}, map[string]string{}
+	for name, content := range a {
+		if other, ok := b[name]; !ok || other != content {
+			da[name] = content
+		}
+	}
+	for name, content := range b {
+		if other, ok := a[name]; !ok || other != content {
+			db[name] = content
+		}
+	}
+	return da, db
 }

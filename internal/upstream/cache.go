@@ -45,8 +45,10 @@ type Cache struct {
 	// MinFetchInterval bounds how often one repository is fetched when
 	// callers keep asking for what it does not have.
 	MinFetchInterval time.Duration
-	// ObjectCacheBytes bounds each clone's in-memory object cache.
-	ObjectCacheBytes int64
+	// objects is the one in-memory cache of decoded git objects, shared by
+	// every clone (objects are named by their content, so sharing is
+	// safe): memory stays bounded however many repositories are followed.
+	objects *cache.ObjectLRU
 
 	mu    sync.Mutex
 	repos map[string]*clone
@@ -57,7 +59,7 @@ type Cache struct {
 // NewCache keeps clones under dir.
 func NewCache(dir string) *Cache {
 	identify.Do(installTransport)
-	return &Cache{dir: dir, MinFetchInterval: 5 * time.Second, ObjectCacheBytes: 8 << 20, repos: map[string]*clone{}}
+	return &Cache{dir: dir, MinFetchInterval: 5 * time.Second, objects: cache.NewObjectLRU(32 * cache.MiByte), repos: map[string]*clone{}}
 }
 
 // Fetches is how many fetches the cache made, for tests and metrics.
@@ -75,9 +77,11 @@ type clone struct {
 // asked for.
 var ErrNotFound = errors.New("not found in the upstream repository")
 
-// with runs read on remote's clone, fetching first when the clone is
-// empty, and again (at most once per MinFetchInterval) when read answers
-// ErrNotFound: a commit or tag the clone does not have yet.
+// with runs read on remote's clone, and fetches when read answers
+// ErrNotFound (a commit or tag the clone does not have yet: an empty clone
+// has none) at most once per MinFetchInterval, then reads again. A clone
+// on disk from an earlier process is read without a fetch: a restart does
+// not fetch every upstream again.
 func (c *Cache) with(ctx context.Context, remote Remote, read func(*git.Repository) error) error {
 	cl, err := c.clone(remote)
 	if err != nil {
@@ -85,13 +89,8 @@ func (c *Cache) with(ctx context.Context, remote Remote, read func(*git.Reposito
 	}
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if cl.fetched.IsZero() {
-		if err := c.fetch(ctx, cl, remote); err != nil {
-			return err
-		}
-	}
 	err = read(cl.repo)
-	if !errors.Is(err, ErrNotFound) || time.Since(cl.fetched) < c.MinFetchInterval {
+	if !errors.Is(err, ErrNotFound) || (!cl.fetched.IsZero() && time.Since(cl.fetched) < c.MinFetchInterval) {
 		return err
 	}
 	if err := c.fetch(ctx, cl, remote); err != nil {
@@ -114,7 +113,7 @@ func (c *Cache) clone(remote Remote) (*clone, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	storage := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(cache.FileSize(c.ObjectCacheBytes)))
+	storage := filesystem.NewStorage(osfs.New(dir), c.objects)
 	repo, err := git.Open(storage, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		repo, err = git.Init(storage, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
@@ -204,3 +205,44 @@ func short(commit string) string {
 // Dir is the repository directory of package pkg in a Porch Repository
 // registered at directory.
 func Dir(directory, pkg string) string { return strings.Trim(path.Join("/", directory, pkg), "/") }
+
+// Tags are the clone's tags whose names start with prefix, sorted.
+func (c *Cache) Tags(ctx context.Context, remote Remote, prefix string) ([]string, error) {
+	var names []string
+	err := c.with(ctx, remote, func(repo *git.Repository) error {
+		names = nil
+		refs, err := repo.Tags()
+		if err != nil {
+			return err
+		}
+		if err := refs.ForEach(func(ref *plumbing.Reference) error {
+			if name := ref.Name().Short(); strings.HasPrefix(name, prefix) {
+				names = append(names, name)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("no tag %s*: %w", prefix, ErrNotFound)
+		}
+		return nil
+	})
+	slices.Sort(names)
+	return names, err
+}
+
+// HasFile says whether the package directory dir at tag's commit holds
+// the file name.
+func (c *Cache) HasFile(ctx context.Context, remote Remote, tag, dir, name string) (bool, error) {
+	t, err := c.Tag(ctx, remote, tag, "")
+	if err != nil {
+		return false, err
+	}
+	files, err := c.Package(ctx, remote, t.Commit, dir)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	_, ok := files[name]
+	return ok, err
+}

@@ -90,6 +90,10 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	registerRepos(ctx, t, ns, "bad-upstream", "web", "v1.1.0", "bad-downstream", "bad-gitdown", "bad-typo", "bad-taken")
+	// A second Porch Repository on the upstream's own git repository.
+	if _, err := env.RegisterRepository(ctx, ns, "bad-upstream-alias", "bad-upstream"); err != nil {
+		t.Fatal(err)
+	}
 	if err := env.PushReleases("bad-taken", "taken", webRelease("0.9.0")); err != nil {
 		t.Fatal(err)
 	}
@@ -137,11 +141,16 @@ func TestBadInput(t *testing.T) {
 		{variant("missing-downstream-repo", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Downstream.Repo = "no-such-fork" }), want(kstatus.FailedStatus, "RepositoryNotFound", `"no-such-fork" does not exist`)},
 		{variant("unknown-package", "nope", "1.x", nil), want(kstatus.FailedStatus, "UpstreamNotFound", `no published revision of package "nope"`)},
 		{variant("nothing-matches", "web", "2.x", nil), want(kstatus.CurrentStatus, "NothingToSync", `no published upstream revision matches "2.x"`)},
-		{variant("unpublished-pin", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Pin = &v1.Pin{Revision: "v1.0.9", Reason: "hold"} }), want(kstatus.FailedStatus, "InvalidSpec", `pin.revision "v1.0.9" is not a published revision`)},
+		{variant("unpublished-pin", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Pin = &v1.Pin{Revision: "v1.0.9", Reason: "hold"} }), want(kstatus.FailedStatus, "ReleaseNotFound", `pin.revision "v1.0.9" is not a published release`, "the newest is v1.1.0")},
+		{variant("downstream-is-upstream", "web", "1.x", func(pv *v1.PackageVariant) {
+			pv.Spec.Downstream = v1.Downstream{Repo: "bad-upstream-alias", Package: "web"}
+		}), want(kstatus.FailedStatus, "InvalidSpec", `Repository "bad-upstream" and downstream Repository "bad-upstream-alias" are the same git repository`)},
+		{variant("bad-label-key", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Labels = map[string]string{"bad key!": "x"} }), want(kstatus.FailedStatus, "InvalidSpec", `spec.labels key "bad key!" is not a label key`)},
+		{variant("long-label-value", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Labels = map[string]string{"team": strings.Repeat("v", 300)} }), want(kstatus.FailedStatus, "InvalidSpec", "spec.labels[team]", "no more than 63")},
 		{variant("older-pin", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Pin = &v1.Pin{Revision: "v1.0.0", Reason: "qualify 1.0 first"} }), want(kstatus.CurrentStatus, "Proposed", "upstream v1.0.0")},
-		{variant("unreleased-revision", "web", "", func(pv *v1.PackageVariant) { pv.Spec.Upstream.Versions, pv.Spec.Upstream.Revision = "", "v3.0.0" }), want(kstatus.CurrentStatus, "NothingToSync", "v3.0.0 is not published")},
+		{variant("unreleased-revision", "web", "", func(pv *v1.PackageVariant) { pv.Spec.Upstream.Versions, pv.Spec.Upstream.Revision = "", "v3.0.0" }), want(kstatus.FailedStatus, "ReleaseNotFound", `upstream.revision "v3.0.0" is not a published release`, "the newest is v1.1.0")},
 		{variant("unparsable-yaml", "broken", "1.x", nil), want(kstatus.FailedStatus, "Failed", "Porch refused the draft", "file broken.yaml does not parse as YAML")},
-		{variant("no-kptfile", "nokptfile", "1.x", nil), want(kstatus.FailedStatus, "UpstreamNotFound", `package "nokptfile"`)},
+		{variant("no-kptfile", "nokptfile", "1.x", nil), want(kstatus.FailedStatus, "UpstreamNotFound", `package "nokptfile"`, "git has tag nokptfile/v1.0.0", "holds no Kptfile")},
 		{variant("duplicate-resources", "dups", "1.x", nil), want(kstatus.FailedStatus, "Failed", "is malformed", "is defined twice")},
 		{variant("binary-file", "binary", "1.x", nil), want(kstatus.CurrentStatus, "Proposed", "")},
 		{variant("5mb-configmap", "big", "1.x", nil), want(kstatus.CurrentStatus, "Proposed", "")},
@@ -156,6 +165,9 @@ func TestBadInput(t *testing.T) {
 			pv.Spec.AdoptionPolicy = v1.AdoptNone
 		}), want(kstatus.FailedStatus, "NotAdopted", "set adoptionPolicy: adoptExisting")},
 		{variant("second-writer", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Downstream.Package = "older-pin" }), want(kstatus.FailedStatus, "", `PackageVariant "older-pin"`)},
+		{variant("auto-approved-walk", "web", "1.x", func(pv *v1.PackageVariant) {
+			pv.Spec.Approval = &v1.Approval{Mode: v1.AutomaticApproval, Windows: []v1.ApprovalWindow{{Start: "00:00", End: "24:00"}}}
+		}), want(kstatus.CurrentStatus, "UpToDate", "downstream is on upstream v1.1.0")},
 		{variant("git-outage", "web", "1.x", func(pv *v1.PackageVariant) { pv.Spec.Downstream.Repo = "bad-gitdown" }), want(kstatus.InProgressStatus, "GitUnavailable", "unavailable since", `in Porch Repository "bad-gitdown"`)},
 	}
 	for _, c := range variants {
@@ -223,6 +235,17 @@ func TestBadInput(t *testing.T) {
 
 	for _, c := range variants {
 		report(c.pv.Name, settle(ctx, t, c.pv, c.want))
+	}
+	// Automatic approval through two releases: the sync's record says the
+	// last one is published, not that forkline is still publishing the first.
+	walked := &v1.PackageVariant{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "auto-approved-walk"}, walked); err != nil {
+		t.Fatal(err)
+	}
+	if st := walked.Status.Sync; st == nil || st.Phase != v1.PhasePublished || st.To != "v1.1.0" || strings.Contains(st.Message, "publishing") {
+		t.Errorf("auto-approved-walk, up to date on v1.1.0, says status.sync %+v; want phase Published to v1.1.0", st)
+	} else {
+		report("auto-approved-walk, sync", fmt.Sprintf("phase=%s to=%s: %s", st.Phase, st.To, st.Message))
 	}
 	for _, c := range policies {
 		report(c.p.Name, settle(ctx, t, c.p, c.want))

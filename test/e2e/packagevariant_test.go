@@ -56,7 +56,15 @@ func startManager(t *testing.T) (stop func()) {
 // left in the cluster.
 func startManagerWith(t *testing.T, opts manager.Options) (stop func()) {
 	t.Helper()
-	mgr := newManager(t, managerConfig, opts)
+	return startManagerOn(t, managerConfig, opts)
+}
+
+// startManagerOn is startManagerWith on a config of its own (one that
+// records the manager's requests, say), which must be managerConfig's
+// identity.
+func startManagerOn(t *testing.T, cfg *rest.Config, opts manager.Options) (stop func()) {
+	t.Helper()
+	mgr := newManager(t, cfg, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	denied := forbidden.Load()
@@ -380,8 +388,9 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	t.Logf("events:\n%s", events)
 	mustContain(t, "events", events, "Proposed", "Conflicted", "ConflictsResolved")
 
-	// Deletion (policy delete): the proposal goes, published revisions are
-	// proposed for deletion, nothing published is deleted.
+	// Deletion (policy delete): the proposal holds the person's resolution,
+	// so it stays, theirs; published revisions are proposed for deletion,
+	// nothing published is deleted.
 	publishedBefore := 0
 	for _, pr := range v.downstream() {
 		if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision != "main" {
@@ -397,18 +406,21 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the variant was not deleted: %v", err)
 	}
-	var proposedForDeletion, stillDraft int
+	var proposedForDeletion int
+	var stillDraft []string
 	for _, pr := range v.downstream() {
 		switch pr.Spec.Lifecycle {
 		case porchv1alpha1.PackageRevisionLifecycleDeletionProposed:
 			proposedForDeletion++
 		case porchv1alpha1.PackageRevisionLifecycleDraft, porchv1alpha1.PackageRevisionLifecycleProposed:
-			stillDraft++
+			stillDraft = append(stillDraft, pr.Name)
 		}
 	}
-	if stillDraft != 0 {
-		t.Errorf("%d drafts or proposals left after deletion", stillDraft)
+	if len(stillDraft) != 1 || stillDraft[0] != draft {
+		t.Errorf("drafts and proposals left after deletion: %v, want only the resolved proposal %s", stillDraft, draft)
 	}
+	released, _ := env.Kubectl(ctx, "get", "events", "-n", v.ns, "--field-selector", "reason=DraftReleased", "-o", "custom-columns=MESSAGE:.message")
+	mustContain(t, "the DraftReleased event", released, draft, "conflict resolution")
 	// Forkline proposes for deletion what it published (the three syncs);
 	// the person's own local-edit revision stays Published.
 	if proposedForDeletion != 3 || publishedBefore != 4 {

@@ -3,10 +3,12 @@
 // branches with different tracks; two follow upstream on their own under
 // automatic approval; the third, approved by people, carries a local change
 // that an upstream release conflicts with, and a person resolves the
-// conflict with porchctl the way they would on any cluster.
+// conflict with the kubectl plugin, reads the proposal's diff and approves
+// it, the way they would on any cluster.
 package demo
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -17,9 +19,11 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/cli"
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 )
@@ -184,15 +188,27 @@ func (d *demo) run(startManager func(context.Context) error) error {
 		return err
 	}
 
-	d.say("a person resolves it with porchctl: pull the draft, keep replicas 3, mark the conflict resolved, push")
-	if err := d.resolve(pv.Status.Sync.Draft); err != nil {
+	d.say("a person looks with the kubectl plugin, and resolves it: keep the branch's replicas 3 (the porchctl way is docs/conflicts.md)")
+	if err := d.forkline("tree", policy); err != nil {
+		return err
+	}
+	if err := d.forkline("conflicts", pv.Name); err != nil {
+		return err
+	}
+	if err := d.forkline("resolve", pv.Name, "--take", "downstream", "spec.replicas"); err != nil {
 		return err
 	}
 	if err := d.waitPhase(branches[0], "v1.21.3", v1.PhaseProposed); err != nil {
 		return err
 	}
-	d.say("forkline saw the resolution and proposed the draft; the person approves it")
-	if err := d.approve(branches[0], "v1.21.3"); err != nil {
+	d.say("forkline saw the resolution and proposed the draft; the person reads what it changes, and approves it")
+	if err := d.forkline("diff", pv.Name); err != nil {
+		return err
+	}
+	if err := d.forkline("approve", pv.Name); err != nil {
+		return err
+	}
+	if err := d.waitPhase(branches[0], "v1.21.3", v1.PhasePublished); err != nil {
 		return err
 	}
 
@@ -302,16 +318,18 @@ func (d *demo) localChange(b branch) error {
 	return nil
 }
 
-// resolve is a person resolving a conflicted draft with porchctl.
-func (d *demo) resolve(draft string) error {
-	return d.edit(draft, func(dir string) error {
-		conflicts, err := os.ReadFile(filepath.Join(dir, "forkline-conflicts.yaml"))
-		if err != nil {
-			return err
-		}
-		d.logf("   $ cat %s\n%s", filepath.Join(dir, "forkline-conflicts.yaml"), indent(strings.TrimRight(string(conflicts), "\n")))
-		return replaceIn(filepath.Join(dir, "forkline-conflicts.yaml"), "resolved: false", "resolved: true")
-	}, "forkline-conflicts.yaml: resolved: false -> resolved: true (deployment.yaml keeps replicas: 3)")
+// forkline runs kubectl forkline, the plugin's own code in this process,
+// with the stack's kubeconfig, and shows it as a person types it.
+func (d *demo) forkline(args ...string) error {
+	var out bytes.Buffer
+	cmd := cli.NewCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	cmd.SetArgs(append(args, "-n", Namespace, "--kubeconfig", d.s.Kubeconfig))
+	err := cmd.ExecuteContext(d.ctx)
+	d.show(out.String(), append([]string{"kubectl", "forkline"}, append(args, "-n", Namespace)...)...)
+	if err != nil {
+		return fmt.Errorf("kubectl forkline %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
 }
 
 // edit pulls a draft into a directory, changes it as a person would in an
