@@ -71,6 +71,7 @@ func Audit(res *Result) error {
 	}
 	r.asText(a.textPaths)
 	matchUnidentified(a.b, a.u, a.d, r)
+	keyTwiceHeldByFile(a.b, a.u, a.d, r)
 	cov := coverage(res.Conflicts)
 	ids := map[string]bool{}
 	for _, p := range []*pkg{a.b, a.u, a.d, r} {

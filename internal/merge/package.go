@@ -17,6 +17,7 @@ import (
 // resource is one KRM object of a package file.
 type resource struct {
 	id         string // identity used to match sides: group|kind|namespace|name
+	key        string // id before a copy held twice on its side is told apart by file
 	shown      string // the identity for people, with its effective namespace
 	apiVersion string
 	kind       string
@@ -105,6 +106,7 @@ func parsePackageKnowing(t Tree, known map[string]parsed) (*pkg, error) {
 			// The same identity twice on one side (copies per environment,
 			// patches) is told apart by its file; twice in one file, the
 			// package is ambiguous, and merging would lose one of them.
+			d.res.key = d.res.id
 			if first, dup := p.byID[d.res.id]; dup && first.file != fp {
 				d.res.id += "|" + fp
 				p.renumbered = true
@@ -117,6 +119,36 @@ func parsePackageKnowing(t Tree, known map[string]parsed) (*pkg, error) {
 		}
 	}
 	return p, nil
+}
+
+// keyTwiceHeldByFile tells every copy of an identity that one of the sides
+// holds twice apart by its file, on every side: a copy then matches the
+// copy in the same file, not whichever copy comes first in path order
+// (which, where a side dropped one copy, is another file's: the merge
+// would then write two copies into one file).
+func keyTwiceHeldByFile(sides ...*pkg) {
+	twice := map[string]bool{}
+	for _, p := range sides {
+		seen := map[string]bool{}
+		for _, r := range p.order {
+			if seen[r.key] {
+				twice[r.key] = true
+			}
+			seen[r.key] = true
+		}
+	}
+	if len(twice) == 0 {
+		return
+	}
+	for _, p := range sides {
+		for _, r := range p.order {
+			if twice[r.key] && r.id == r.key {
+				delete(p.byID, r.id)
+				r.id = r.key + "|" + r.file
+				p.byID[r.id] = r
+			}
+		}
+	}
 }
 
 // parseFile reads a file's KRM documents. A YAML file holding anything that

@@ -76,6 +76,7 @@ func mergeParsed(b, u, d *pkg, policy ConflictPolicy, verbatim Tree) (*Result, e
 	}
 
 	matchUnidentified(b, u, d)
+	keyTwiceHeldByFile(b, u, d)
 	m := &merger{policy: policy, schemas: newSchemas(b, u, d)}
 	placed := map[string]*placement{}
 	var order []*placement
