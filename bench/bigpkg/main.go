@@ -92,10 +92,13 @@ func run() error {
 		return err
 	}
 	var rows []row
+	var failed error
 	for _, mb := range sizes {
 		r, err := measure(ctx, s, identity, mb, branches, logf)
 		if err != nil {
-			return fmt.Errorf("%d MB: %w", mb, err)
+			// The sizes measured so far are still printed.
+			failed = fmt.Errorf("%d MB: %w", mb, err)
+			break
 		}
 		rows = append(rows, r)
 	}
@@ -115,7 +118,7 @@ func run() error {
 	}
 	fmt.Println("largest write: the histogram bucket forkline_draft_write_bytes puts it under; the API server's limit is 3 MiB")
 	fmt.Println("RSS: the manager's peak resident memory from its start through the first sync, and from the release's push through the upgrade")
-	return nil
+	return failed
 }
 
 func round(d time.Duration) string {
@@ -268,6 +271,7 @@ func measureForkline(ctx context.Context, s *devstack.Stack, identity *rest.Conf
 	}
 	stopProfile()
 	stopProfile = profile("upgrade")
+	logStart := logSize(proc.Log)
 	if err := s.PushReleases(upstream, "big", devstack.Release{Version: "1.1.0", Files: next}); err != nil {
 		return r, err
 	}
@@ -286,7 +290,37 @@ func measureForkline(ctx context.Context, s *devstack.Stack, identity *rest.Conf
 	}
 	r.peakUpgrade = usage.PeakRSS
 	r.writes, r.writeBytes, r.maxWrite, err = writes(metricsURL)
+	if err == nil && r.writes > len(repos) {
+		// More writes than branches: a draft was written twice. Say why,
+		// from what the manager logged in this phase.
+		logf("%d MB: %d writes for %d branches; the manager's errors in the upgrade:\n%s", r.mb, r.writes, len(repos), logErrors(proc.Log, logStart, 20))
+	}
 	return r, err
+}
+
+func logSize(path string) int64 {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}
+
+// logErrors is up to limit lines of the log at path, from offset on, that
+// tell of an error or a refusal.
+func logErrors(path string, offset int64, limit int) string {
+	b, err := os.ReadFile(path)
+	if err != nil || offset > int64(len(b)) {
+		return fmt.Sprintf("(reading %s: %v)", path, err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(b[offset:]), "\n") {
+		l := strings.ToLower(line)
+		if (strings.Contains(l, "error") || strings.Contains(l, "refused")) && len(lines) < limit {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // sampleHeap keeps, at path, the manager's heap profile taken when its heap
