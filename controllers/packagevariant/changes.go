@@ -75,7 +75,7 @@ func (r *Reconciler) changesOf(ctx context.Context, s *scope) (*v1.ChangeSummary
 	// draft by the one that went on from their push (a resolution).
 	person := porch.RecordedFiles(cmp.Or(s.personFiles, s.draft.Annotations[v1.AnnotationChangedByPerson]))
 	// Flattening a big package's resources costs what a merge does.
-	weight := min(int64(treeBytes(proposed)+treeBytes(published)+treeBytes(upFrom)+treeBytes(upTo)), mergeBudget)
+	weight := min(int64(packageBytes(proposed)+packageBytes(published)+packageBytes(upFrom)+packageBytes(upTo)), mergeBudget)
 	if err := r.merging.Acquire(ctx, weight); err != nil {
 		return nil, err
 	}

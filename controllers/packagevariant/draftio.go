@@ -156,6 +156,8 @@ func (r *Reconciler) send(ctx context.Context, s *scope, prr *porchv1alpha1.Pack
 // at once: one big package, or several small ones side by side.
 const writeBudget = 8 << 20
 
+// packageBytes is the size of a package's content, which the semaphores
+// weigh.
 func packageBytes(resources map[string]string) int {
 	n := 0
 	for _, content := range resources {

@@ -192,14 +192,6 @@ func (r *Reconciler) merged(s *scope, m *mergeResult) {
 // several small ones side by side.
 const mergeBudget = 24 << 20
 
-func treeBytes(t merge.Tree) int {
-	n := 0
-	for k, v := range t {
-		n += len(k) + len(v)
-	}
-	return n
-}
-
 // downstreamOf is the merge's downstream side: the draft's content, which
 // starts as the published revision's; a proposal rebuilt because its tag
 // moved starts again from the published revision, not from the merge of
