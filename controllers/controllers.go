@@ -12,6 +12,7 @@ import (
 
 	"github.com/forkline/forkline/controllers/packagevariant"
 	"github.com/forkline/forkline/controllers/upstreampolicy"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/upstream"
 )
 
@@ -27,6 +28,10 @@ type Options struct {
 	// reads itself; a cache under the system's temporary directory when
 	// nil.
 	UpstreamCache *upstream.Cache
+	// Porch is what the manager sees of Porch's answers
+	// (manager.Options.Porch): when it cannot read them, every variant
+	// says so.
+	Porch *porch.Support
 }
 
 // DefaultConcurrency is two workers a CPU, at least 4: a reconcile mostly
@@ -43,6 +48,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	upOpts := []upstreampolicy.Option{upstreampolicy.WithConcurrency(workers)}
 	if opts.UpstreamCache != nil {
 		pvOpts = append(pvOpts, packagevariant.WithUpstreamCache(opts.UpstreamCache))
+	}
+	if opts.Porch != nil {
+		pvOpts = append(pvOpts, packagevariant.WithPorchSupport(opts.Porch))
 	}
 	if opts.AllowRestarts {
 		pvOpts = append(pvOpts, packagevariant.WithRestarts())

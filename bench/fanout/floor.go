@@ -108,7 +108,7 @@ func (f *floor) upgrade(ctx context.Context, published []*porchv1alpha1.PackageR
 		if err != nil {
 			return err
 		}
-		if err := kf.SetUpstream("app/"+to.Spec.Revision, to.ResourceVersion); err != nil {
+		if err := kf.SetUpstream("app/"+porch.Revision(to), to.ResourceVersion); err != nil {
 			return err
 		}
 		if res.Tree[porch.KptfileName], err = kf.String(); err != nil {
@@ -126,7 +126,7 @@ func (f *floor) create(ctx context.Context, repo, pkg, ws string, task porchv1al
 	pr := &porchv1alpha1.PackageRevision{}
 	pr.Namespace = f.ns
 	pr.Spec = porchv1alpha1.PackageRevisionSpec{
-		PackageName: pkg, RepositoryName: repo, WorkspaceName: porchv1alpha1.WorkspaceName(ws),
+		PackageName: pkg, RepositoryName: repo, WorkspaceName: ws,
 		Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft, Tasks: []porchv1alpha1.Task{task},
 	}
 	if err := retrying(func() error { return f.c.Create(ctx, pr) }); err != nil {

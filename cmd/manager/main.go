@@ -11,6 +11,7 @@ import (
 
 	"github.com/forkline/forkline/controllers"
 	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/upstream"
 )
 
@@ -32,6 +33,8 @@ func main() {
 	log := ctrl.Log.WithName("setup")
 
 	ctrlOpts.UpstreamCache = upstream.NewCache(*cacheDir)
+	opts.Porch = &porch.Support{}
+	ctrlOpts.Porch = opts.Porch
 	ctx := ctrl.SetupSignalHandler()
 	mgr, err := manager.New(ctrl.GetConfigOrDie(), opts)
 	if err == nil {

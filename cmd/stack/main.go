@@ -28,6 +28,7 @@ import (
 	"github.com/forkline/forkline/internal/devstack"
 	demoflow "github.com/forkline/forkline/internal/devstack/demo"
 	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 func main() {
@@ -38,6 +39,7 @@ func main() {
 	dir := fs.String("dir", ".stack", "directory for the background stack's data, logs and kubeconfig")
 	exit := fs.Bool("exit", false, "demo: stop after the flow instead of waiting for Ctrl-C")
 	fnDir := fs.String("functions", "", "a directory of extra step binaries and their functions.yaml, served by the function runner")
+	porchVersions := fs.String("porch", devstack.PorchVersion(), "build: the Porch version to build ("+devstack.PorchCurrent+", "+devstack.PorchOlder+" or all); up, demo: set FORKLINE_PORCH")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -54,7 +56,7 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "build":
-		err = build()
+		err = build(*porchVersions)
 	case "up":
 		err = up(abs, *fnDir)
 	case "serve":
@@ -86,16 +88,22 @@ var extraFunctions []devstack.Function
 
 func logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 
-func build() error {
+func build(porchVersion string) error {
 	root, err := devstack.RepoRoot(".")
 	if err != nil {
 		return err
 	}
-	bins, err := devstack.EnsureBinaries(root, logf)
-	if err != nil {
-		return err
+	versions := []string{porchVersion}
+	if porchVersion == "all" {
+		versions = []string{devstack.PorchCurrent, devstack.PorchOlder}
 	}
-	logf("stack: binaries ready (%s, %s)", filepath.Dir(bins.KubeAPIServer), filepath.Dir(bins.Porch))
+	for _, v := range versions {
+		bins, err := devstack.EnsureBinaries(root, v, logf)
+		if err != nil {
+			return err
+		}
+		logf("stack: binaries ready (%s, %s)", filepath.Dir(bins.KubeAPIServer), filepath.Dir(bins.Porch))
+	}
 	return nil
 }
 
@@ -242,18 +250,23 @@ func demo(exitAfter bool) error {
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 	logf("")
 	start := func(ctx context.Context) error {
-		mgr, err := manager.New(s.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0"})
+		support := &porch.Support{}
+		mgr, err := manager.New(s.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", Porch: support})
 		if err == nil {
-			err = controllers.Setup(ctx, mgr, controllers.Options{})
+			err = controllers.Setup(ctx, mgr, controllers.Options{Porch: support})
 		}
 		if err != nil {
 			return err
 		}
-		go func() { _ = mgr.Start(ctx) }()
+		go func() {
+			if err := mgr.Start(ctx); err != nil {
+				ctrl.Log.Error(err, "the manager stopped")
+			}
+		}()
 		return nil
 	}
 	if err := demoflow.Run(ctx, s, start, logf); err != nil {
-		return err
+		return fmt.Errorf("%w\nthe manager's last log lines:\n%s", err, devstack.Tail(logFile.Name(), 40))
 	}
 	if exitAfter {
 		return nil

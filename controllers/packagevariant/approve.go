@@ -21,6 +21,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/approval"
 	"github.com/forkline/forkline/internal/fanout"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/review"
 )
 
@@ -131,7 +132,13 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 	in.UpstreamMoved = strings.Join(s.moved, "; ")
 	in.ChangedByPerson = draft.Annotations[v1.AnnotationChangedByPerson]
 	if editedSince(draft) {
-		in.ChangedByPerson = fmt.Sprintf("the proposal moved from commit %s, which forkline proposed, to %s", short(draft.Annotations[v1.AnnotationCommit]), short(draft.ResourceVersion))
+		same, err := r.holdsWhatForklineWrote(ctx, draft)
+		if err != nil {
+			return in, err
+		}
+		if !same {
+			in.ChangedByPerson = fmt.Sprintf("the proposal moved from commit %s, which forkline proposed, to %s", short(draft.Annotations[v1.AnnotationCommit]), short(draft.ResourceVersion))
+		}
 	}
 	for _, w := range pv.Spec.Approval.Windows {
 		days := make([]string, len(w.Days))
@@ -303,4 +310,25 @@ func (r *Reconciler) scope(apiVersion, kind string) (clusterScoped, known bool) 
 		return false, false
 	}
 	return m.Scope.Name() == meta.RESTScopeNameRoot, true
+}
+
+// holdsWhatForklineWrote says whether a proposal whose commit moved since
+// forkline proposed it still holds, file for file, what forkline wrote:
+// Porch v1.4+ commits lifecycle changes on its own, and a commit of
+// Porch's is no person's content. Read at the commit the approval is
+// then held to.
+func (r *Reconciler) holdsWhatForklineWrote(ctx context.Context, draft *porchv1alpha1.PackageRevision) (bool, error) {
+	written := draft.Annotations[v1.AnnotationWrittenFiles]
+	if written == "" || draft.Annotations[v1.AnnotationChangedByPerson] != "" {
+		return false, nil
+	}
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), prr); err != nil {
+		return false, fmt.Errorf("reading proposal %s: %w", draft.Name, err)
+	}
+	if prr.ResourceVersion != draft.ResourceVersion {
+		return false, nil // it moved again: judged at the next event
+	}
+	files, known := porch.PersonFiles(written, "", prr.Spec.Resources)
+	return known && len(files) == 0, nil
 }

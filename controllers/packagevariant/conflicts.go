@@ -75,7 +75,7 @@ func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (ctrl.Result,
 // approved by hand while its conflicts gate was False.
 func publishedWithConflicts(pr *porchv1alpha1.PackageRevision) string {
 	return fmt.Sprintf("%s (%s) was approved by hand while its %s gate was False: unresolved merge conflicts are published; fix them in a new revision (porchctl rpkg copy %s -n %s --workspace fix-conflicts)",
-		pr.Name, pr.Spec.Revision, porch.ConflictsGate, pr.Name, pr.Namespace)
+		pr.Name, porch.Revision(pr), porch.ConflictsGate, pr.Name, pr.Namespace)
 }
 
 func gateFalse(pr *porchv1alpha1.PackageRevision) bool {

@@ -9,17 +9,14 @@ package packagevariant
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/metrics"
@@ -36,12 +33,11 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 	draft.Spec = porchv1alpha1.PackageRevisionSpec{
 		PackageName:    pv.Spec.DownstreamPackage(),
 		RepositoryName: pv.Spec.Downstream.Repo,
-		WorkspaceName:  porchv1alpha1.WorkspaceName(ws),
+		WorkspaceName:  ws,
 		Lifecycle:      porchv1alpha1.PackageRevisionLifecycleDraft,
 	}
 	draft.Annotations = map[string]string{v1.AnnotationSync: s.key}
 	restore := lastGoodOn(s.downstream, target.Revision)
-	mergeFirst := false
 	switch {
 	case s.published == nil:
 		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
@@ -58,7 +54,6 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
 			Source: &porchv1alpha1.PackageRevisionRef{Name: s.published.Name},
 		}}}
-		mergeFirst = !s.rebuild
 	}
 	draft.Labels = pv.Spec.Labels
 	for k, v := range pv.Spec.Annotations {
@@ -67,12 +62,6 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 	stampOwner(draft, pv)
 	r.echoes.creating(pv, ws)
 	defer r.echoes.creating(pv, "")
-	if mergeFirst {
-		created, ok, err := r.createMerged(ctx, s, draft.DeepCopy())
-		if err != nil || ok {
-			return created, err
-		}
-	}
 	if err := r.client.Create(ctx, draft); err != nil {
 		return nil, createError(s, draft, err)
 	}
@@ -94,12 +83,6 @@ func refusedByPorch(err error) bool {
 	return apierrors.IsInternalError(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err)
 }
 
-// mergedCreateBytes is the package size from which an upgrade's draft is
-// created merged: below it Porch's write of a draft is quick, and its
-// answer carries the render's findings (validators' warnings), which a
-// create does not report.
-const mergedCreateBytes = 1 << 20
-
 // created records a draft Porch made for this sync.
 func (r *Reconciler) created(s *scope, draft *porchv1alpha1.PackageRevision) {
 	metrics.DraftsCreated.Inc()
@@ -108,70 +91,6 @@ func (r *Reconciler) created(s *scope, draft *porchv1alpha1.PackageRevision) {
 	s.cloned = s.published == nil
 	started := metav1.NewTime(s.now)
 	s.pv.Status.Sync = &v1.SyncStatus{From: s.current, To: s.selection.Target.Revision, Draft: draft.Name, Phase: v1.PhaseMerging, StartedAt: &started}
-}
-
-// createMerged makes an upgrade's draft already merged, in one request:
-// Porch copies the published revision and applies forkline's merge as a
-// patch task, then renders once. This is what a clone costs Porch, where
-// writing the merge into a copied draft costs it, for a package of
-// thousands of resources, many times that (each write of a draft's
-// resources compares every old resource with every new one). ok is false,
-// with nothing created, where the merge ends the sync or does not fit one
-// request, or where Porch refuses the patched draft (a render the steps
-// broke, say): the draft is then made as a plain copy and merged into,
-// whose write reports all of it as it always has.
-func (r *Reconciler) createMerged(ctx context.Context, s *scope, draft *porchv1alpha1.PackageRevision) (*porchv1alpha1.PackageRevision, bool, error) {
-	pv := s.pv
-	from, err := r.resources(ctx, pv.Namespace, s.published.Name)
-	if err != nil || packageBytes(from) < mergedCreateBytes {
-		return nil, false, err
-	}
-	before, result := pv.Status.Sync.DeepCopy(), s.result
-	fallBack := func() (*porchv1alpha1.PackageRevision, bool, error) {
-		pv.Status.Sync, s.result, s.done, s.mergedFrom = before, result, false, nil
-		return nil, false, nil
-	}
-	m, err := r.mergeFiles(ctx, s, "a new draft", maps.Clone(from))
-	if err != nil {
-		return nil, false, err
-	}
-	if m == nil {
-		return fallBack()
-	}
-	task, fits := porch.PatchTask(from, m.files)
-	if !fits {
-		return fallBack()
-	}
-	if b, err := json.Marshal(task); err == nil {
-		metrics.WriteBytes.Observe(float64(len(b)))
-	}
-	conflicts := pv.Status.Sync.Conflicts
-	draft.Spec.Tasks = append(draft.Spec.Tasks, porchv1alpha1.Task{Type: porchv1alpha1.TaskTypePatch, Patch: task})
-	if err := r.client.Create(ctx, draft); err != nil {
-		if !refusedByPorch(err) {
-			return nil, false, createError(s, draft, err)
-		}
-		log.FromContext(ctx).Info("Porch refused the merged draft; making a copy to merge into", "error", err.Error())
-		return fallBack()
-	}
-	r.created(s, draft)
-	s.draft, s.mergedFrom = draft, from
-	pv.Status.Sync.ConflictCount, pv.Status.Sync.Conflicts = int32(m.conflicts), conflicts
-	// What Porch stored (rendered) is what the next steps check and
-	// propose, and the record that tells a person's later edit apart.
-	switch err := r.readContent(ctx, s); {
-	case err != nil:
-		// readDraft reads it again and says what keeps it from it; the
-		// draft has no record yet, which reads as forkline's own.
-		log.FromContext(ctx).Info("reading the draft just created", "draft", draft.Name, "error", err.Error())
-	case s.done:
-		return draft, true, nil
-	default:
-		s.written = porch.FileDigests(s.prr.Spec.Resources)
-		s.unrecorded = true
-	}
-	r.merged(s, m)
-	return draft, true, nil
 }
 
 // lastGoodOn is the newest published revision of the downstream package

@@ -172,11 +172,38 @@ func (r *Reconciler) recordWritten(ctx context.Context, s *scope) error {
 	if !s.unrecorded {
 		return nil
 	}
-	if err := r.recordCommit(ctx, s, s.draft.ResourceVersion, s.draft.ResourceVersion); err != nil {
+	err := r.recordCommit(ctx, s, s.draft.ResourceVersion, s.draft.ResourceVersion)
+	if errors.Is(err, porch.ErrMoved) {
+		err = r.recordPorchsCommit(ctx, s, err)
+	}
+	if err != nil {
 		return err
 	}
 	s.unrecorded = false
 	return nil
+}
+
+// recordPorchsCommit records as forkline's a commit the draft moved to
+// after forkline's write when it holds, file for file, what forkline
+// wrote: Porch v1.4+ can commit again after it answered a write. Anything
+// else is moved, as before: a person's.
+func (r *Reconciler) recordPorchsCommit(ctx context.Context, s *scope, moved error) error {
+	if s.written == "" {
+		return moved
+	}
+	fresh := &porchv1alpha1.PackageRevision{}
+	prr := &porchv1alpha1.PackageRevisionResources{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), fresh); err != nil {
+		return moved
+	}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(s.draft), prr); err != nil || prr.ResourceVersion != fresh.ResourceVersion {
+		return moved
+	}
+	if files, known := porch.ChangedFiles(s.written, prr.Spec.Resources); !known || len(files) > 0 {
+		return moved
+	}
+	s.draft = fresh
+	return r.recordCommit(ctx, s, fresh.ResourceVersion, fresh.ResourceVersion)
 }
 
 // recordCommit sets (or, empty, removes) the draft's commit annotation and

@@ -155,7 +155,7 @@ func TestDraftBeingCreatedIsOwn(t *testing.T) {
 	pv.Spec.Upstream.Package = "app"
 	draft := func(ws string, lc porchv1alpha1.PackageRevisionLifecycle) *porchv1alpha1.PackageRevision {
 		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: ws}}
-		pr.Spec = porchv1alpha1.PackageRevisionSpec{RepositoryName: "fork", PackageName: "app", WorkspaceName: porchv1alpha1.WorkspaceName(ws), Lifecycle: lc}
+		pr.Spec = porchv1alpha1.PackageRevisionSpec{RepositoryName: "fork", PackageName: "app", WorkspaceName: ws, Lifecycle: lc}
 		return pr
 	}
 	e := &echoes{}

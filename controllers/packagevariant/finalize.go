@@ -76,7 +76,7 @@ func retirementOf(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) reti
 	case porchv1alpha1.PackageRevisionLifecycleDraft, porchv1alpha1.PackageRevisionLifecycleProposed:
 		return deleteUnlessEdited
 	case porchv1alpha1.PackageRevisionLifecyclePublished:
-		if porch.ReleaseNumber(pr.Spec.Revision) >= 0 {
+		if porch.Number(pr) >= 0 {
 			return proposeDeletion
 		}
 	}

@@ -6,13 +6,15 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 func TestRetirementOf(t *testing.T) {
 	pv := &v1.PackageVariant{}
 	pv.UID = "u1"
 	rev := func(owner, revision string, lc porchv1alpha1.PackageRevisionLifecycle) *porchv1alpha1.PackageRevision {
-		pr := &porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Revision: revision, Lifecycle: lc}}
+		pr := &porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Lifecycle: lc}}
+		porch.SetRevision(pr, revision)
 		if owner != "" {
 			pr.Annotations = map[string]string{v1.AnnotationOwnerUID: owner}
 		}

@@ -20,7 +20,7 @@ func TestRoleOf(t *testing.T) {
 	}
 	build := func(r rev) *porchv1alpha1.PackageRevision {
 		pr := &porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{
-			Lifecycle: r.lifecycle, WorkspaceName: porchv1alpha1.WorkspaceName(r.workspace),
+			Lifecycle: r.lifecycle, WorkspaceName: r.workspace,
 		}}
 		if pr.Spec.Lifecycle == "" {
 			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleDraft

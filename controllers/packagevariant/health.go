@@ -70,7 +70,7 @@ func (r *Reconciler) watchHealth(ctx context.Context, s *scope) error {
 	if err != nil {
 		return err
 	}
-	s.soak = soak{until: until, health: health, message: message, revision: p.Spec.Revision}
+	s.soak = soak{until: until, health: health, message: message, revision: porch.Revision(p)}
 	if !s.soak.watching(s.now) {
 		s.soak = soak{}
 		return nil
@@ -82,7 +82,7 @@ func (r *Reconciler) watchHealth(ctx context.Context, s *scope) error {
 	bad := s.current
 	check := fmt.Sprintf("%s/%s", a.HealthCheck.Kind, a.HealthCheck.Name)
 	reason := fmt.Sprintf("%srolled back %s (upstream %s): health check %s turned Failed %s after forkline approved it: %s; remove this annotation to let automatic approval go on",
-		forklineHold, p.Spec.Revision, bad, check, s.now.Sub(approved).Round(time.Second), firstLine(message))
+		forklineHold, porch.Revision(p), bad, check, s.now.Sub(approved).Round(time.Second), firstLine(message))
 	// The hold goes on a copy: the patch answers with the stored status,
 	// which must not replace what this reconcile is recording.
 	held := pv.DeepCopy()
@@ -103,7 +103,7 @@ func (r *Reconciler) watchHealth(ctx context.Context, s *scope) error {
 		pv.Status.RollbackTo = upstreamRevisionOf(prev)
 	}
 	r.event(pv, corev1.EventTypeWarning, "HealthCheckFailed", "%s turned Failed after forkline published %s (upstream %s): rolling back to upstream %q, skipping %s, holding the variant",
-		check, p.Spec.Revision, bad, pv.Status.RollbackTo, bad)
+		check, porch.Revision(p), bad, pv.Status.RollbackTo, bad)
 	// The skip and the rollback target are recorded before anything acts
 	// on them: the next reconcile rolls back.
 	s.soak = soak{}

@@ -2,11 +2,11 @@ package packagevariant
 
 import (
 	"context"
+	"maps"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/fanout"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // Field indexes, so a reconcile reads one package's revisions and a
@@ -189,7 +190,7 @@ func wakes(old, cur client.Object) sides {
 // placeholder says pr is a branch's placeholder: published, but with no
 // release's revision (v1, v0.9.0).
 func placeholder(pr *porchv1alpha1.PackageRevision) bool {
-	return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && !releaseRevision.MatchString(pr.Spec.Revision)
+	return porch.Placeholder(pr)
 }
 
 // changedParts names what differs between two versions of a revision, for
@@ -279,15 +280,20 @@ func (r *Reconciler) variantsListed(ctx context.Context, opts ...client.ListOpti
 // repositoryChanged passes what a variant validates of a Repository: that
 // it exists, its spec, and whether Porch has it Ready; not the status
 // Porch rewrites as it syncs.
-func repositoryChanged() predicate.Funcs {
+// (Porch v1.4+ turns a Repository Ready=False at the start of each sync
+// and Ready at its end: no news for a variant, see porch.Readiness.)
+func repositoryChanged(repos *porch.Readiness) predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, ok1 := e.ObjectOld.(*configapi.Repository)
 		n, ok2 := e.ObjectNew.(*configapi.Repository)
 		if !ok1 || !ok2 {
 			return true
 		}
-		return o.Generation != n.Generation ||
-			meta.IsStatusConditionTrue(o.Status.Conditions, configapi.RepositoryReady) != meta.IsStatusConditionTrue(n.Status.Conditions, configapi.RepositoryReady)
+		return o.Generation != n.Generation || !maps.Equal(o.Annotations, n.Annotations) ||
+			repos.Serving(o) != repos.Serving(n) || (!repos.Serving(n) && porch.NotReadyMessage(o) != porch.NotReadyMessage(n))
+	}, DeleteFunc: func(e event.DeleteEvent) bool {
+		repos.Forget(e.Object.GetUID())
+		return true
 	}}
 }
 

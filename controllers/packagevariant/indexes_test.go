@@ -7,6 +7,8 @@ import (
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // A watch renewal's replay of a revision the cache already holds is not a
@@ -61,7 +63,8 @@ func TestReplayedRevisionIsNotAChange(t *testing.T) {
 func TestWakesOnlyWhomTheUpdateConcerns(t *testing.T) {
 	published := func() *porchv1alpha1.PackageRevision {
 		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "v1", ResourceVersion: "c1", CreationTimestamp: metav1.Unix(100, 0)}}
-		pr.Spec.Lifecycle, pr.Spec.Revision = porchv1alpha1.PackageRevisionLifecyclePublished, "v1"
+		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+		porch.SetRevision(pr, "v1")
 		pr.Status.PublishedAt = metav1.Unix(100, 0)
 		return pr
 	}
@@ -103,7 +106,8 @@ func TestWakesOnlyWhomTheUpdateConcerns(t *testing.T) {
 func TestPlaceholderMovesWakeNobody(t *testing.T) {
 	revision := func(rev, commit string) *porchv1alpha1.PackageRevision {
 		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Name: "p", ResourceVersion: commit}}
-		pr.Spec.Lifecycle, pr.Spec.Revision, pr.Spec.WorkspaceName = porchv1alpha1.PackageRevisionLifecyclePublished, rev, porchv1alpha1.WorkspaceName(rev)
+		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+		porch.SetRevision(pr, rev)
 		return pr
 	}
 	both := sides{upstream: true, downstream: true}
@@ -135,28 +139,48 @@ func TestPlaceholderMovesWakeNobody(t *testing.T) {
 // A variant waits on a missing or unready Repository without polling: its
 // registration, spec and readiness wake it, Porch's sync bookkeeping not.
 func TestRepositoryChangedIsWhatAVariantValidates(t *testing.T) {
-	repo := func(generation int64, ready metav1.ConditionStatus, message string) *configapi.Repository {
-		r := &configapi.Repository{ObjectMeta: metav1.ObjectMeta{Name: "down", Generation: generation}}
-		r.Status.Conditions = []metav1.Condition{{Type: configapi.RepositoryReady, Status: ready, Message: message}}
+	repo := func(generation int64, ready metav1.ConditionStatus, reason, message string) *configapi.Repository {
+		r := &configapi.Repository{ObjectMeta: metav1.ObjectMeta{Name: "down", UID: "u1", Generation: generation}}
+		r.Status.Conditions = []metav1.Condition{{Type: configapi.RepositoryReady, Status: ready, Reason: reason, Message: message}}
 		return r
 	}
+	syncing := func() *configapi.Repository {
+		return repo(1, metav1.ConditionFalse, configapi.ReasonReconciling, "Repository reconciliation in progress")
+	}
 	for _, c := range []struct {
-		name     string
-		old, new *configapi.Repository
-		want     bool
+		name      string
+		seenReady bool // this process saw the Repository Ready before
+		old, new  *configapi.Repository
+		want      bool
 	}{
-		{"nothing but the message", repo(1, metav1.ConditionTrue, "synced"), repo(1, metav1.ConditionTrue, "synced again"), false},
-		{"turns Ready", repo(1, metav1.ConditionFalse, ""), repo(1, metav1.ConditionTrue, ""), true},
-		{"stops being Ready", repo(1, metav1.ConditionTrue, ""), repo(1, metav1.ConditionFalse, "auth"), true},
-		{"spec changed", repo(1, metav1.ConditionTrue, ""), repo(2, metav1.ConditionTrue, ""), true},
+		{"nothing but the message", false, repo(1, metav1.ConditionTrue, "Ready", "synced"), repo(1, metav1.ConditionTrue, "Ready", "synced again"), false},
+		{"turns Ready", false, repo(1, metav1.ConditionFalse, "", ""), repo(1, metav1.ConditionTrue, "Ready", ""), true},
+		{"stops being Ready", false, repo(1, metav1.ConditionTrue, "Ready", ""), repo(1, metav1.ConditionFalse, "Error", "auth"), true},
+		{"spec changed", false, repo(1, metav1.ConditionTrue, "Ready", ""), repo(2, metav1.ConditionTrue, "Ready", ""), true},
+		{"annotated", false, repo(1, metav1.ConditionTrue, "Ready", ""), func() *configapi.Repository {
+			r := repo(1, metav1.ConditionTrue, "Ready", "")
+			r.Annotations = map[string]string{"porch.kpt.dev/v1alpha2-migration": "true"}
+			return r
+		}(), true},
+		// Porch v1.4+ at every periodic sync: Ready -> Reconciling -> Ready.
+		{"a periodic sync starts", true, repo(1, metav1.ConditionTrue, "Ready", ""), syncing(), false},
+		{"a periodic sync ends", true, syncing(), repo(1, metav1.ConditionTrue, "Ready", ""), false},
+		{"the first listing ends", false, syncing(), repo(1, metav1.ConditionTrue, "Ready", ""), true},
+		{"a sync fails", true, syncing(), repo(1, metav1.ConditionFalse, "Error", "connection refused"), true},
+		{"a failing sync says another thing", true, repo(1, metav1.ConditionFalse, "Error", "connection refused"), repo(1, metav1.ConditionFalse, "Error", "authentication required"), true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := repositoryChanged().Update(event.UpdateEvent{ObjectOld: c.old, ObjectNew: c.new}); got != c.want {
+			repos := &porch.Readiness{}
+			if c.seenReady {
+				repos.Serving(repo(1, metav1.ConditionTrue, "Ready", ""))
+			}
+			if got := repositoryChanged(repos).Update(event.UpdateEvent{ObjectOld: c.old, ObjectNew: c.new}); got != c.want {
 				t.Errorf("passes = %v, want %v", got, c.want)
 			}
 		})
 	}
-	if !repositoryChanged().Create(event.CreateEvent{Object: repo(1, metav1.ConditionFalse, "")}) || !repositoryChanged().Delete(event.DeleteEvent{Object: repo(1, metav1.ConditionTrue, "")}) {
-		t.Error("a Repository's registration and removal must wake its variants")
+	repos := &porch.Readiness{}
+	if !repositoryChanged(repos).Create(event.CreateEvent{Object: repo(1, metav1.ConditionFalse, "", "")}) || !repositoryChanged(repos).Delete(event.DeleteEvent{Object: repo(1, metav1.ConditionTrue, "Ready", "")}) {
+		t.Error("a Repository registered or removed must wake its variants")
 	}
 }

@@ -62,11 +62,12 @@ func recognized(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) bool {
 		// request creating it was cut off. The workspace names forkline.
 		return true
 	}
-	if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || pr.Spec.Revision == "" {
+	rev := porch.Revision(pr)
+	if !porch.Published(pr) || rev == "" {
 		return false
 	}
 	return slices.ContainsFunc(pv.Status.History, func(h v1.SyncRecord) bool {
-		return h.Revision == pr.Spec.Revision && h.Phase == v1.PhasePublished
+		return h.Revision == rev && h.Phase == v1.PhasePublished
 	})
 }
 

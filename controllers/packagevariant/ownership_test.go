@@ -6,13 +6,14 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 func TestFreeWorkspace(t *testing.T) {
 	revs := func(names ...string) []porchv1alpha1.PackageRevision {
 		var out []porchv1alpha1.PackageRevision
 		for _, n := range names {
-			out = append(out, porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{WorkspaceName: porchv1alpha1.WorkspaceName(n)}})
+			out = append(out, porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{WorkspaceName: n}})
 		}
 		return out
 	}
@@ -57,7 +58,8 @@ func TestRecognized(t *testing.T) {
 	pv.Status.Sync = &v1.SyncStatus{Draft: "down-draft"}
 	pv.Status.History = []v1.SyncRecord{{To: "v1.21.2", Phase: v1.PhasePublished, Revision: "v1"}}
 	pr := func(name, revision string, lc porchv1alpha1.PackageRevisionLifecycle, owner string) *porchv1alpha1.PackageRevision {
-		p := &porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Revision: revision, Lifecycle: lc}}
+		p := &porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Lifecycle: lc}}
+		porch.SetRevision(p, revision)
 		p.Name = name
 		if owner != "" {
 			p.Annotations = map[string]string{v1.AnnotationOwnerUID: owner}
@@ -87,6 +89,6 @@ func TestRecognized(t *testing.T) {
 }
 
 func inWorkspace(pr *porchv1alpha1.PackageRevision, ws string) *porchv1alpha1.PackageRevision {
-	pr.Spec.WorkspaceName = porchv1alpha1.WorkspaceName(ws)
+	pr.Spec.WorkspaceName = ws
 	return pr
 }

@@ -55,6 +55,18 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
+	if moved := draft.ResourceVersion; moved != judged {
+		// Porch v1.4+ commits the lifecycle change itself: the proposal's
+		// new commit is forkline's own write on top of what it judged (the
+		// write held only at that commit), recorded while nothing else
+		// moved it since.
+		if err := r.writeDraft(ctx, s, draft, moved, func(draft *porchv1alpha1.PackageRevision) {
+			draft.Annotations[v1.AnnotationCommit] = moved
+		}); err != nil {
+			return ctrl.Result{}, fmt.Errorf("recording the commit Porch made proposing %s: %w", draft.Name, err)
+		}
+		judged = moved
+	}
 	s.unrecorded = false
 	s.pv.Status.Sync.Commit = judged
 	r.recordChanges(ctx, s)

@@ -87,6 +87,17 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	s.rollback = s.draft.Annotations[v1.AnnotationRollbackOf] != ""
 	s.edited = editedSince(s.draft)
+	if s.edited && s.draft.Annotations[v1.AnnotationWrittenFiles] != "" {
+		// Porch v1.4+ commits every write of a revision, its metadata
+		// included: a commit forkline did not record is a person's only if
+		// the content differs from what forkline wrote.
+		if s.prr == nil || s.prr.Name != s.draft.Name {
+			if err := r.readContent(ctx, s); err != nil || s.done {
+				return ctrl.Result{}, err
+			}
+		}
+		s.edited = changedByPerson(s.draft, s.prr.Spec.Resources) != ""
+	}
 	// A Draft forkline once proposed was rejected by a person: their call
 	// stands, edited or not, until they propose it or ask for a retry.
 	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && (s.edited || !takeRetry(pv)) {

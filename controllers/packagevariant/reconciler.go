@@ -44,6 +44,11 @@ const Finalizer = "forkline.dev/packagevariant"
 type Reconciler struct {
 	client client.Client // cached: variants, revisions, repositories
 	reader client.Reader // uncached: PackageRevisionResources
+	// porch is what the manager saw of Porch's answers: whether it can
+	// read them (nil: not watched).
+	porch *porch.Support
+	// repos are the Repositories Porch serves, across its syncs.
+	repos *porch.Readiness
 	// revisions writes PackageRevisions, never finishing a deletion.
 	revisions porch.Revisions
 	// approvals are this process's own, until the cache shows them.
@@ -97,6 +102,12 @@ func WithConcurrency(workers int) Option { return func(r *Reconciler) { r.worker
 // directory under the system's temporary directory).
 func WithUpstreamCache(cache *upstream.Cache) Option { return func(r *Reconciler) { r.git = cache } }
 
+// WithPorchSupport states on every variant what support holds when the
+// manager cannot read Porch (the manager's manager.Options.Porch).
+func WithPorchSupport(support *porch.Support) Option {
+	return func(r *Reconciler) { r.porch = support }
+}
+
 // NewReconciler builds a reconciler on the manager's clients.
 func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 	r := &Reconciler{
@@ -111,6 +122,7 @@ func NewReconciler(mgr ctrl.Manager, opts ...Option) *Reconciler {
 		writing:   semaphore.NewWeighted(writeBudget),
 		mapper:    mgr.GetRESTMapper(),
 		recorder:  mgr.GetEventRecorder("forkline-packagevariant"),
+		repos:     &porch.Readiness{},
 		now:       time.Now,
 	}
 	for _, o := range opts {
@@ -133,13 +145,18 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
+	if r.porch != nil {
+		if err := mgr.Add(unsupportedPorch{r: r, support: r.porch, every: 15 * time.Second}); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.PackageVariant{}, builder.WithPredicates(r.echoes.statusEcho())).
 		Watches(&porchv1alpha1.PackageRevision{}, r.revisionEvents()).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.variantsInjecting)).
 		// A Repository registered, removed, re-pointed or turning Ready:
 		// a variant waiting on it goes on without polling.
-		Watches(&configapi.Repository{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfRepository), builder.WithPredicates(repositoryChanged())).
+		Watches(&configapi.Repository{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfRepository), builder.WithPredicates(repositoryChanged(r.repos))).
 		// Its spec only: the policy's status board changes all the time.
 		Watches(&v1.UpstreamPolicy{}, handler.EnqueueRequestsFromMapFunc(r.variantsOfPolicy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("packagevariant").

@@ -6,6 +6,7 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // The release a variant must find listed is the newest its history
@@ -42,7 +43,9 @@ func TestRecordedRelease(t *testing.T) {
 // release.
 func TestNewestListed(t *testing.T) {
 	rev := func(r string, l porchv1alpha1.PackageRevisionLifecycle) porchv1alpha1.PackageRevision {
-		return porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Revision: r, Lifecycle: l}}
+		pr := porchv1alpha1.PackageRevision{Spec: porchv1alpha1.PackageRevisionSpec{Lifecycle: l}}
+		porch.SetRevision(&pr, r)
+		return pr
 	}
 	prs := []porchv1alpha1.PackageRevision{
 		rev("main", porchv1alpha1.PackageRevisionLifecyclePublished),

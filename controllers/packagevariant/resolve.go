@@ -99,7 +99,7 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	// placeholder (main) is not a release.
 	owned := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool { return ownedBy(&pr, pv) })
 	exists := slices.ContainsFunc(s.downstream, func(pr porchv1alpha1.PackageRevision) bool {
-		return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && releaseRevision.MatchString(pr.Spec.Revision)
+		return porch.Published(&pr) && porch.Revision(&pr) != ""
 	})
 	if exists && !owned && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
 		stall(s, "NotAdopted", fmt.Sprintf("package %q already exists in Repository %q and forkline did not create it; set adoptionPolicy: adoptExisting to take it over", pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo))
@@ -156,7 +156,7 @@ func lostSync(pv *v1.PackageVariant, published *porchv1alpha1.PackageRevision) *
 	downstream := packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())
 	var from string
 	for i, h := range pv.Status.History {
-		if h.Downstream == downstream && h.Revision == published.Spec.Revision {
+		if h.Downstream == downstream && h.Revision == porch.Revision(published) {
 			return nil
 		}
 		if i == 0 {
@@ -171,10 +171,11 @@ func lostSync(pv *v1.PackageVariant, published *porchv1alpha1.PackageRevision) *
 // releaseOf is an upstream revision as a release to select from; ok is
 // false for one not published (a draft, the branch's placeholder).
 func releaseOf(pr *porchv1alpha1.PackageRevision) (release.Revision, bool) {
-	if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished || pr.Spec.Revision == "" {
+	rev := porch.Revision(pr)
+	if !porch.Published(pr) || rev == "" {
 		return release.Revision{}, false
 	}
-	return release.Revision{Name: pr.Name, Revision: pr.Spec.Revision, Published: pr.Status.PublishedAt.Time}, true
+	return release.Revision{Name: pr.Name, Revision: rev, Published: pr.Status.PublishedAt.Time}, true
 }
 
 // idleState is how a variant with no target release reads.
@@ -242,12 +243,12 @@ func (r *Reconciler) recordPublished(s *scope) {
 		return
 	}
 	now := metav1.NewTime(s.now)
-	sync.Phase, sync.FinishedAt, sync.Message = v1.PhasePublished, &now, "published as "+s.published.Spec.Revision
+	sync.Phase, sync.FinishedAt, sync.Message = v1.PhasePublished, &now, "published as "+porch.Revision(s.published)
 	sync.Conflicts, sync.ConflictCount = nil, 0
 	if gateFalse(s.published) {
 		r.event(pv, corev1.EventTypeWarning, "PublishedWithConflicts", "%s", publishedWithConflicts(s.published))
 	}
-	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: s.published.Spec.Revision, StartedAt: sync.StartedAt, FinishedAt: &now, ApprovedBy: "person",
+	rec := v1.SyncRecord{From: sync.From, To: sync.To, Phase: v1.PhasePublished, Revision: porch.Revision(s.published), StartedAt: sync.StartedAt, FinishedAt: &now, ApprovedBy: "person",
 		Downstream: packageKey(pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())}
 	if s.published.Annotations[v1.AnnotationApprovedAt] != "" {
 		rec.ApprovedBy = "forkline"
@@ -258,8 +259,9 @@ func (r *Reconciler) recordPublished(s *scope) {
 	// Counted once the status records it: a reconcile reading a stale
 	// variant sees the same publish again, and its status write fails.
 	var sincePublished []float64
-	for _, up := range s.upstream {
-		if up.Spec.Revision == sync.To && !up.Status.PublishedAt.IsZero() {
+	for i := range s.upstream {
+		up := &s.upstream[i]
+		if porch.Revision(up) == sync.To && !up.Status.PublishedAt.IsZero() {
 			sincePublished = append(sincePublished, s.now.Sub(up.Status.PublishedAt.Time).Seconds())
 		}
 	}

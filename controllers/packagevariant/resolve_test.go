@@ -16,7 +16,8 @@ func TestIdleStateOf(t *testing.T) {
 	conflicted := &porchv1alpha1.PackageRevision{Status: porchv1alpha1.PackageRevisionStatus{Conditions: []porchv1alpha1.Condition{
 		{Type: porch.ConflictsGate, Status: porchv1alpha1.ConditionFalse},
 	}}}
-	conflicted.Name, conflicted.Spec.Revision = "down-v2", "v2"
+	conflicted.Name = "down-v2"
+	porch.SetRevision(conflicted, "v2")
 	cases := map[string]struct {
 		current   string
 		published *porchv1alpha1.PackageRevision

@@ -2,7 +2,6 @@ package packagevariant
 
 import (
 	"path"
-	"regexp"
 	"sort"
 	"time"
 
@@ -100,13 +99,9 @@ type scope struct {
 	unrecorded bool
 }
 
-// releaseRevision is any published release's revision (v1, v0.9.0), not
-// a branch's placeholder.
-var releaseRevision = regexp.MustCompile(`^v\d`)
-
 // revisionNumber is N of a vN revision, -1 for any other (main, a draft).
 func revisionNumber(pr *porchv1alpha1.PackageRevision) int {
-	return porch.ReleaseNumber(pr.Spec.Revision)
+	return porch.Number(pr)
 }
 
 // upstreamRevisionOf is the upstream revision a downstream revision was

@@ -175,7 +175,7 @@ func (r *Reconciler) checkBase(ctx context.Context, s *scope) {
 // still lists it.
 func (s *scope) baseRelease() *porchv1alpha1.PackageRevision {
 	for i := range s.upstream {
-		if s.upstream[i].Spec.Revision == s.current {
+		if porch.Revision(&s.upstream[i]) == s.current {
 			return &s.upstream[i]
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
 	"github.com/forkline/forkline/internal/status"
 )
@@ -65,10 +66,30 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 			s.upstreamRepo = r0.DeepCopy()
 		}
 		registered = append(registered, r0.DeepCopy())
+		if msg := porch.Unspoken(&r0); msg != "" {
+			stall(s, porch.ReasonUnsupported, msg)
+			return ctrl.Result{}, nil // a change of the Repository wakes the variant
+		}
 		// A Repository Porch is still (re)listing shows no revisions:
 		// acting on that would take a re-registered fork for a new one.
-		if !meta.IsStatusConditionTrue(r0.Status.Conditions, configapi.RepositoryReady) {
-			s.end(status.Progressing, "RepositoryNotReady", fmt.Sprintf("Porch Repository %q is not Ready yet; waiting for Porch to list its packages", repo))
+		if !r.repos.Serving(&r0) {
+			said := porch.NotReadyMessage(&r0)
+			if status.GitTrouble(said) {
+				// Porch v1.4+ says a git outage on the Repository itself.
+				res := status.Result{Outcome: status.Unavailable, Reason: "GitUnavailable",
+					Message: fmt.Sprintf("a git repository Porch reads or pushes to is unavailable; retrying with backoff: Porch reports a failed sync in Porch Repository %q: %s", repo, said)}
+				if prev := meta.FindStatusCondition(s.before, v1.ConditionReady); prev != nil {
+					res = status.Since(res, prev.Reason, prev.Message, s.now)
+				} else {
+					res = status.Since(res, "", "", s.now)
+				}
+				s.end(res.Outcome, res.Reason, res.Message)
+				return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+			}
+			if said != "" {
+				said = " (Porch says: " + said + ")"
+			}
+			s.end(status.Progressing, "RepositoryNotReady", fmt.Sprintf("Porch Repository %q is not Ready yet%s; waiting for Porch to list its packages", repo, said))
 			return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 		}
 	}

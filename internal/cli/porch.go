@@ -29,7 +29,7 @@ func revisions(ctx context.Context, c client.Client, ns, repo, pkg string) ([]po
 // release is the upstream's published revision named rev (e.g. v1.2.0).
 func release(prs []porchv1alpha1.PackageRevision, rev string) *porchv1alpha1.PackageRevision {
 	for i := range prs {
-		if prs[i].Spec.Revision == rev && prs[i].Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished {
+		if porch.Revision(&prs[i]) == rev {
 			return &prs[i]
 		}
 	}

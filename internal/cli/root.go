@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // Version is the plugin's version, set at build time (-ldflags -X).
@@ -86,6 +87,7 @@ func (o *options) client() (client.Client, error) {
 		return nil, err
 	}
 	cfg.UserAgent = "kubectl-forkline/" + Version
+	porch.Speak(cfg)
 	return client.New(cfg, client.Options{Scheme: Scheme()})
 }
 

@@ -30,8 +30,35 @@ var (
 			"kubectl":                 "k8s.io/kubernetes/cmd/kubectl",
 		},
 	}
-	porchTools = toolset{
-		dir:    "tools/porch",
+)
+
+// Porch versions the stack runs: the current one by default, and the older
+// one platform teams upgrade from, each pinned by its own tool module.
+const (
+	PorchCurrent = "v1.5.8"
+	PorchOlder   = "v1.3.0"
+)
+
+// porchToolDirs are the tool modules that pin a Porch, by the version they pin.
+var porchToolDirs = map[string]string{PorchCurrent: "tools/porch", PorchOlder: "tools/porch-v1.3"}
+
+// PorchVersion is the Porch the stack runs: $FORKLINE_PORCH, else the
+// current one.
+func PorchVersion() string {
+	if v := os.Getenv("FORKLINE_PORCH"); v != "" {
+		return v
+	}
+	return PorchCurrent
+}
+
+// porchTools are porch-server, porchctl and the function runner at version.
+func porchTools(version string) (toolset, error) {
+	dir, ok := porchToolDirs[version]
+	if !ok {
+		return toolset{}, fmt.Errorf("the stack runs Porch %s or %s, not %q (FORKLINE_PORCH)", PorchCurrent, PorchOlder, version)
+	}
+	return toolset{
+		dir:    dir,
 		module: "github.com/nephio-project/porch",
 		name:   "stack-porch",
 		targets: map[string]string{
@@ -39,8 +66,8 @@ var (
 			"porchctl":        "github.com/nephio-project/porch/cmd/porchctl",
 			"function-runner": "github.com/nephio-project/porch/func/server",
 		},
-	}
-)
+	}, nil
+}
 
 // promTools is promtool, which checks the alerting rules forkline ships;
 // built on demand by the test that runs it, not by the stack.
@@ -55,12 +82,19 @@ var promTools = toolset{
 type Binaries struct {
 	Etcd, KubeAPIServer, KubeControllerManager, Kubectl string
 	Porch, Porchctl, FunctionRunner                     string
+	// PorchVersion is the version Porch's binaries were built at.
+	PorchVersion string
 }
 
 // EnsureBinaries builds whatever stack binary is missing at its pinned
-// version and returns where they all are. Concurrent callers (parallel test
-// packages) serialize on a lock file so each binary is built once.
-func EnsureBinaries(root string, logf func(string, ...any)) (Binaries, error) {
+// version, Porch at porchVersion, and returns where they all are.
+// Concurrent callers (parallel test packages) serialize on a lock file so
+// each binary is built once.
+func EnsureBinaries(root, porchVersion string, logf func(string, ...any)) (Binaries, error) {
+	porch, err := porchTools(porchVersion)
+	if err != nil {
+		return Binaries{}, err
+	}
 	binDir := filepath.Join(root, "bin")
 	unlock, err := lockBin(binDir)
 	if err != nil {
@@ -69,7 +103,7 @@ func EnsureBinaries(root string, logf func(string, ...any)) (Binaries, error) {
 	defer unlock()
 
 	paths := map[string]string{}
-	for _, ts := range []toolset{k8sTools, porchTools} {
+	for _, ts := range []toolset{k8sTools, porch} {
 		dir, err := ts.build(root, logf)
 		if err != nil {
 			return Binaries{}, err
@@ -90,6 +124,7 @@ func EnsureBinaries(root string, logf func(string, ...any)) (Binaries, error) {
 		Etcd: paths["etcd"], KubeAPIServer: paths["kube-apiserver"],
 		KubeControllerManager: paths["kube-controller-manager"], Kubectl: paths["kubectl"],
 		Porch: paths["porch"], Porchctl: paths["porchctl"], FunctionRunner: paths["function-runner"],
+		PorchVersion: porchVersion,
 	}, nil
 }
 

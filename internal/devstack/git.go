@@ -114,7 +114,22 @@ func (g *GitServer) CreateRepo(name string) error {
 	if err := Git("", "init", "--quiet", "--bare", "--initial-branch=main", dir); err != nil {
 		return err
 	}
-	return Git(dir, "config", "http.receivepack", "true")
+	if err := Git(dir, "config", "http.receivepack", "true"); err != nil {
+		return err
+	}
+	// Porch v1.4+ keeps a Repository on a repository with no commit
+	// Ready=False ("remote repository is empty") for half a minute or more:
+	// main starts with an empty commit, as a repository made on a git
+	// host with a README would.
+	tree, err := GitOutput(dir, "hash-object", "-t", "tree", "-w", "--stdin")
+	if err != nil {
+		return err
+	}
+	commit, err := GitOutput(dir, "commit-tree", strings.TrimSpace(tree), "-m", "init")
+	if err != nil {
+		return err
+	}
+	return Git(dir, "update-ref", "refs/heads/main", strings.TrimSpace(commit))
 }
 
 // Git runs git in dir with a fixed identity and returns its error with its

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // Scheme knows every type the manager uses, plus CRDs for installing them.
@@ -36,7 +37,10 @@ func Scheme() *runtime.Scheme {
 }
 
 // NewClient is a client for the stack's kube-apiserver, Porch included.
+// It reads an older Porch's answers as the current one's (porch.Speak).
 func NewClient(cfg *rest.Config) (client.Client, error) {
+	cfg = rest.CopyConfig(cfg)
+	porch.Speak(cfg)
 	return client.New(cfg, client.Options{Scheme: Scheme()})
 }
 
@@ -75,7 +79,7 @@ func waitHTTP(ctx context.Context, p *process, url string, cfg *rest.Config, tim
 // installCRDs applies Porch's CRDs (from the pinned module sources) and
 // forkline's own (from config/crd/bases), then waits until all are served.
 func (s *Stack) installCRDs(ctx context.Context) error {
-	files, err := porchCRDFiles(s.Root)
+	files, err := porchCRDFiles(s.Root, s.Bin.PorchVersion)
 	if err != nil {
 		return err
 	}
@@ -137,23 +141,36 @@ func ApplyCRDs(ctx context.Context, c client.Client, files ...string) error {
 
 // porchCRDFiles are the CRDs porch-server needs, read from the module
 // sources the porch tool module pins.
-func porchCRDFiles(root string) ([]string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/nephio-project/porch", "github.com/nephio-project/porch/api")
-	cmd.Dir = filepath.Join(root, porchTools.dir)
+func porchCRDFiles(root, version string) ([]string, error) {
+	ts, err := porchTools(version)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/nephio-project/porch")
+	cmd.Dir = filepath.Join(root, ts.dir)
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("locating Porch sources (go list in %s): %w", porchTools.dir, err)
+		return nil, fmt.Errorf("locating Porch sources (go list in %s): %w", ts.dir, err)
 	}
-	dirs := strings.Fields(string(out))
-	if len(dirs) != 2 {
-		return nil, fmt.Errorf("locating Porch sources: unexpected output %q", out)
+	dir := strings.TrimSpace(string(out))
+	internal := filepath.Join(dir, "internal", "api", "porchinternal", "v1alpha1", "config.porch.kpt.dev_packagerevs.yaml")
+	if version == PorchOlder {
+		// v1.3 shipped its API (and a Function CRD) as a module of its own.
+		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/nephio-project/porch/api")
+		cmd.Dir, cmd.Env = filepath.Join(root, ts.dir), append(os.Environ(), "GOWORK=off")
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("locating Porch's API module (go list in %s): %w", ts.dir, err)
+		}
+		api := strings.TrimSpace(string(out))
+		return []string{
+			filepath.Join(api, "porchconfig", "v1alpha1", "config.porch.kpt.dev_repositories.yaml"),
+			filepath.Join(api, "porchconfig", "v1alpha1", "config.porch.kpt.dev_functions.yaml"),
+			internal,
+		}, nil
 	}
-	return []string{
-		filepath.Join(dirs[1], "porchconfig", "v1alpha1", "config.porch.kpt.dev_repositories.yaml"),
-		filepath.Join(dirs[1], "porchconfig", "v1alpha1", "config.porch.kpt.dev_functions.yaml"),
-		filepath.Join(dirs[0], "internal", "api", "porchinternal", "v1alpha1", "config.porch.kpt.dev_packagerevs.yaml"),
-	}, nil
+	return []string{filepath.Join(dir, "api", "porchconfig", "v1alpha1", "config.porch.kpt.dev_repositories.yaml"), internal}, nil
 }
 
 // EnsureNamespace creates a namespace if it does not exist.

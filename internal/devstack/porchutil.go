@@ -14,7 +14,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // RegisterRepository creates the bare git repository gitName on the stack's
@@ -30,7 +33,7 @@ func (s *Stack) RegisterRepository(ctx context.Context, ns, name, gitName string
 	repo.Namespace, repo.Name = ns, name
 	repo.Spec = configapi.RepositorySpec{
 		Type:    configapi.RepositoryTypeGit,
-		Content: configapi.RepositoryContentPackage,
+		Content: ptr.To(configapi.RepositoryContentPackage),
 		Git: &configapi.GitRepository{
 			Repo: s.Git.RepoURL(gitName), Branch: "main", Directory: "/", CreateBranch: true,
 		},
@@ -93,17 +96,16 @@ func (s *Stack) WaitPackageRevision(ctx context.Context, ns, repo, pkg string, t
 	return found, nil
 }
 
-// Published matches the published PackageRevision with the given revision.
+// Published matches the published PackageRevision with the given revision
+// ("v2", or a tag's version such as "v1.21.3").
 func Published(revision string) func(*porchv1alpha1.PackageRevision) bool {
-	return func(pr *porchv1alpha1.PackageRevision) bool {
-		return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision == revision
-	}
+	return func(pr *porchv1alpha1.PackageRevision) bool { return porch.Revision(pr) == revision }
 }
 
 // Porchctl runs porchctl against the stack and returns its combined output.
 // It retries, as a person would, while kube-apiserver answers that the
 // aggregated Porch API is momentarily unavailable (503): such a request
-// never reached porch-server.
+// never reached porch-server; and while Porch is busy with the revision.
 func (s *Stack) Porchctl(ctx context.Context, args ...string) (out string, err error) {
 	return s.runRetrying(ctx, s.Bin.Porchctl, args...)
 }
@@ -118,7 +120,10 @@ func (s *Stack) Kubectl(ctx context.Context, args ...string) (string, error) {
 func (s *Stack) runRetrying(ctx context.Context, bin string, args ...string) (out string, err error) {
 	for range 5 {
 		out, err = s.run(ctx, bin, args...)
-		if err == nil || !strings.Contains(out, "currently unable to handle the request") {
+		// Porch v1.4+ refuses a request on a revision another request is
+		// still working on ("another request is already in progress"):
+		// a person tries again.
+		if err == nil || !strings.Contains(out, "currently unable to handle the request") && !strings.Contains(out, "another request is already in progress") {
 			return out, err
 		}
 		time.Sleep(2 * time.Second)

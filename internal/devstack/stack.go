@@ -45,6 +45,9 @@ type Options struct {
 	// repository: 10 s when zero, so tests see Porch recover from its
 	// races quickly; Porch's own default is a minute.
 	RepoSyncFrequency time.Duration
+	// PorchVersion is the Porch to run (PorchCurrent or PorchOlder);
+	// PorchVersion() when empty.
+	PorchVersion string
 }
 
 // Stack is a running local stack.
@@ -84,7 +87,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bins, err := EnsureBinaries(root, logf)
+	porchVersion := opts.PorchVersion
+	if porchVersion == "" {
+		porchVersion = PorchVersion()
+	}
+	bins, err := EnsureBinaries(root, porchVersion, logf)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +140,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		timings = append(timings, fmt.Sprintf("%s %.1fs", step.name, time.Since(t).Seconds()))
 	}
 	s.Startup = time.Since(start)
-	logf("stack: up in %.1fs (%s)", s.Startup.Seconds(), strings.Join(timings, ", "))
+	logf("stack: Porch %s, up in %.1fs (%s)", s.Bin.PorchVersion, s.Startup.Seconds(), strings.Join(timings, ", "))
 	logf("stack: KUBECONFIG=%s", s.Kubeconfig)
 	return s, nil
 }

@@ -5,10 +5,12 @@
 package manager
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
@@ -16,14 +18,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	forklinev1alpha1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/metrics"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // Options are the manager's command-line settings.
@@ -42,6 +47,14 @@ type Options struct {
 	// Profiling serves Go's pprof handlers under /debug/pprof/ on the
 	// metrics endpoint, as kube components' --profiling does.
 	Profiling bool
+	// Porch records whether the manager can read Porch's answers; the
+	// controllers state it (controllers.Options.Porch). New makes one when
+	// nil.
+	Porch *porch.Support
+	// OnlyCurrentPorch reads Porch's answers only as Porch v1.4+ writes
+	// them: a Porch v1.3 is then a Porch forkline does not speak (the test
+	// of what that reads as).
+	OnlyCurrentPorch bool
 }
 
 // leaderElectionID is the lease's name: one per shard, so shards run side
@@ -80,7 +93,13 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	// Count what the manager asks of each API group (Porch above all).
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(metrics.CountRequests)
-	var cacheOpts cache.Options
+	if !opts.OnlyCurrentPorch {
+		porch.Speak(cfg)
+	}
+	if opts.Porch == nil {
+		opts.Porch = &porch.Support{}
+	}
+	cacheOpts := cache.Options{DefaultWatchErrorHandler: porchUnreadable(opts.Porch)}
 	if opts.WatchLabelSelector != "" {
 		sel, err := labels.Parse(opts.WatchLabelSelector)
 		if err != nil {
@@ -122,5 +141,22 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, err
 	}
+	if err := mgr.AddReadyzCheck("porch", opts.Porch.Readyz); err != nil {
+		return nil, err
+	}
 	return mgr, nil
+}
+
+// porchUnreadable notes in support a Porch kind whose list or watch
+// answers do not decode (a Porch version forkline does not speak) before
+// client-go logs and retries it as any watch error.
+func porchUnreadable(support *porch.Support) toolscache.WatchErrorHandlerWithContext {
+	return func(ctx context.Context, r *toolscache.Reflector, err error) {
+		if kind := r.TypeDescription(); strings.Contains(kind, "PackageRevision") || strings.Contains(kind, "Repository") {
+			if support.Unreadable(kind, err) {
+				log.FromContext(ctx).Error(err, "cannot read Porch's answers", "kind", kind)
+			}
+		}
+		toolscache.DefaultWatchErrorHandler(ctx, r, err)
+	}
 }

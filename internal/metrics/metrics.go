@@ -34,6 +34,12 @@ var (
 		Help: "Seconds since the upstream release the variant syncs to was published; 0 when up to date.",
 	}, []string{"namespace", "variant"})
 
+	// PorchUnsupported is 1 while the manager cannot read the Porch it runs
+	// against (its answers do not decode): no variant moves then.
+	PorchUnsupported = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "forkline_porch_api_unsupported",
+		Help: "1 while forkline cannot read the Porch it runs against (a Porch version it does not speak); every variant says so in its Ready condition (PorchAPIUnsupported).",
+	})
 	// Stalled is 1 while a variant waits for a person to fix its spec or
 	// content (its Stalled condition), whatever its phase.
 	Stalled = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -87,7 +93,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(Phase, Behind, Conflicts, TargetAge, Stalled, DraftsCreated, Merges, Approvals, Rollbacks, WriteBytes, ReleaseToProposed, ReleaseToPublished, APIRequests)
+	ctrlmetrics.Registry.MustRegister(PorchUnsupported, Phase, Behind, Conflicts, TargetAge, Stalled, DraftsCreated, Merges, Approvals, Rollbacks, WriteBytes, ReleaseToProposed, ReleaseToPublished, APIRequests)
 }
 
 // Forget drops a deleted variant's series.

@@ -1,18 +1,71 @@
 package porch
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 )
 
-var downstreamRevision = regexp.MustCompile(`^v(\d+)$`)
+// Porch numbers a package's revisions (v1.4 and later: spec.revision 1, 2,
+// ...; drafts 0) and lists every other published git tag of the package as
+// a revision -1 whose workspaceName is the tag's last part (app/v1.21.3 ->
+// v1.21.3); the branch's own placeholder is -1 too, its workspaceName the
+// branch. forkline names a published revision the way a person reads it and
+// the way its status and history have always spelled it: "v2" for number 2,
+// the tag's version for a tagged release.
 
-// ReleaseNumber is N of a downstream revision name "vN", -1 for any other
-// (a branch's placeholder, main).
+// releaseTag is a tag's version that names a release (v1, v0.9.0, v1.21.3),
+// as opposed to a branch such as main.
+var releaseTag = regexp.MustCompile(`^v\d`)
+
+// Number is the number Porch gave a revision (published, or proposed for
+// deletion), -1 for a tagged release, a branch's placeholder or a revision
+// not yet published.
+func Number(pr *porchv1alpha1.PackageRevision) int {
+	if pr.Spec.Revision <= 0 {
+		return -1
+	}
+	return pr.Spec.Revision
+}
+
+// Revision is the name of a published revision (or one proposed for
+// deletion): "vN" for the revision Porch numbered N, the version of the
+// tag Porch lists it from ("v1.21.3"), or "" for a draft, a proposal or the
+// branch's placeholder, which are no release.
+func Revision(pr *porchv1alpha1.PackageRevision) string {
+	switch {
+	case pr.Spec.Revision > 0:
+		return NumberName(pr.Spec.Revision)
+	case pr.Spec.Revision < 0 && releaseTag.MatchString(string(pr.Spec.WorkspaceName)):
+		return string(pr.Spec.WorkspaceName)
+	}
+	return ""
+}
+
+// Published says pr is published (a release, a numbered revision or the
+// branch's placeholder).
+func Published(pr *porchv1alpha1.PackageRevision) bool {
+	return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished
+}
+
+// Placeholder says pr is a branch's placeholder: published, but no release
+// (Porch lists one per package for the branch head; it is never a source
+// to clone, edit or upgrade from).
+func Placeholder(pr *porchv1alpha1.PackageRevision) bool {
+	return Published(pr) && Revision(pr) == ""
+}
+
+// NumberName is how forkline writes revision number n: "v2".
+func NumberName(n int) string { return fmt.Sprintf("v%d", n) }
+
+var numbered = regexp.MustCompile(`^v(\d+)$`)
+
+// ReleaseNumber is N of a revision name "vN" forkline recorded, -1 for any
+// other (a tag's version, main).
 func ReleaseNumber(revision string) int {
-	m := downstreamRevision.FindStringSubmatch(revision)
+	m := numbered.FindStringSubmatch(revision)
 	if m == nil {
 		return -1
 	}
@@ -20,19 +73,30 @@ func ReleaseNumber(revision string) int {
 	return n
 }
 
-// LatestPublished is the newest published vN revision (not the branch's
-// "main" placeholder), or nil.
+// LatestPublished is the published revision with the highest number (not a
+// tagged release nor the branch's placeholder), or nil.
 func LatestPublished(prs []porchv1alpha1.PackageRevision) *porchv1alpha1.PackageRevision {
 	var best *porchv1alpha1.PackageRevision
 	bestN := -1
 	for i := range prs {
-		pr := &prs[i]
-		if pr.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecyclePublished {
-			continue
-		}
-		if n := ReleaseNumber(pr.Spec.Revision); n > bestN {
-			best, bestN = pr, n
+		if n := Number(&prs[i]); n > bestN && Published(&prs[i]) {
+			best, bestN = &prs[i], n
 		}
 	}
 	return best
+}
+
+// SetRevision gives pr the revision Porch v1.4+ lists under the name rev:
+// number N for "vN", else -1 with rev as the workspaceName (a tag's
+// version, or a branch for its placeholder); "" leaves it unnumbered, as
+// a draft. It is how a Porch v1.3 revision reads today.
+func SetRevision(pr *porchv1alpha1.PackageRevision, rev string) {
+	switch n := ReleaseNumber(rev); {
+	case rev == "":
+		pr.Spec.Revision = 0
+	case n > 0:
+		pr.Spec.Revision = n
+	default:
+		pr.Spec.Revision, pr.Spec.WorkspaceName = -1, rev
+	}
 }

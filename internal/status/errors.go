@@ -20,6 +20,10 @@ import (
 // refuses it, inside its own error.
 var gitTrouble = regexp.MustCompile(`(?i)repository not found|unexpected client error|unexpected EOF|connection refused|connection reset|no such host|i/o timeout|authentication required|503 Service Unavailable|remote repository is empty|error fetching|failed to (fetch|clone|push|open repository)`)
 
+// GitTrouble says msg, Porch's own words (a Repository's condition, say),
+// tells of a git server it cannot reach or that refuses it.
+func GitTrouble(msg string) bool { return gitTrouble.MatchString(msg) }
+
 // Classify tells how to react to an error a reconcile returned, naming what
 // is unavailable. Every returned error is retried with backoff; the
 // outcome says whether it is an outage (Unavailable) or forkline racing

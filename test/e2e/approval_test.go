@@ -19,6 +19,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // TestAutomaticApproval runs a policy over four branches with automatic
@@ -59,7 +60,7 @@ func TestAutomaticApproval(t *testing.T) {
 		var out []string
 		for _, b := range branches {
 			for _, pr := range v.downstreamOf(b) {
-				if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision != "main" && upstreamOf(&pr) == upstream {
+				if porch.Published(&pr) && !porch.Placeholder(&pr) && upstreamOf(&pr) == upstream {
 					out = append(out, b)
 				}
 			}
@@ -280,10 +281,10 @@ func TestRollbackRestoresExactly(t *testing.T) {
 	restoredContent := v.draftResources(restored.Name)
 	for _, name := range unionKeys(goodContent, restoredContent) {
 		if goodContent[name] != restoredContent[name] {
-			t.Errorf("%s of the rollback %s differs from %s (the last good on v1.21.2):\n--- good\n%s\n--- restored\n%s", name, restored.Spec.Revision, good.Spec.Revision, goodContent[name], restoredContent[name])
+			t.Errorf("%s of the rollback %s differs from %s (the last good on v1.21.2):\n--- good\n%s\n--- restored\n%s", name, porch.Revision(restored), porch.Revision(good), goodContent[name], restoredContent[name])
 		}
 	}
-	t.Logf("%s restores %s: %d files, byte for byte", restored.Spec.Revision, good.Spec.Revision, len(restoredContent))
+	t.Logf("%s restores %s: %d files, byte for byte", porch.Revision(restored), porch.Revision(good), len(restoredContent))
 
 	// Skip the bad release and drop the pin: the track goes on past it.
 	if err := smoke.PushUpstreamReleases(env, "rb-upstream", "app", "1.21.4"); err != nil {
@@ -341,7 +342,7 @@ func TestHealthCheckRollsBack(t *testing.T) {
 	})
 	var good map[string]string
 	for _, pr := range v.downstreamOf("hc-down") {
-		if pr.Spec.Revision == "v1" {
+		if porch.Revision(&pr) == "v1" {
 			good = v.draftResources(pr.Name)
 		}
 	}

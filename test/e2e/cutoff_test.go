@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 )
 
@@ -34,6 +35,13 @@ import (
 // what it waits for while Porch lists nothing, then find the draft in
 // Porch itself and carry on in it: one draft, forkline's, proposed.
 func TestDraftCreateCutOffHalfWay(t *testing.T) {
+	if env.Bin.PorchVersion != devstack.PorchOlder {
+		// Porch v1.5.8 writes the record inside the create and fails the
+		// whole create when it cannot ("failed to close package revision
+		// draft"): the half-made draft this test makes does not arise
+		// this way there. Its counterpart on v1.5.8 is not written yet.
+		t.Skipf("the cut this test makes is Porch %s's; make test runs the whole suite on it", devstack.PorchOlder)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const ns, downstream = "cutoff-e2e", "cutoff-down"

@@ -98,10 +98,7 @@ func TestMergeMatchesPorchUpdate(t *testing.T) {
 				t.Fatalf("case should be conflict-free; engine reported %v", ours.Conflicts)
 			}
 
-			if out, err := env.Porchctl(ctx, "rpkg", "update", draft.Name, "--revision", "v2", "--namespace", ns); err != nil {
-				t.Fatalf("porchctl rpkg update: %v\n%s", err, out)
-			}
-			porch := resources(ctx, t, draft.Name).Spec.Resources
+			porch := resources(ctx, t, porchUpgrade(ctx, t, ns, draft)).Spec.Resources
 			if !strings.Contains(porch["Kptfile"], name+"/v2") {
 				t.Fatalf("Porch's update did not move the Kptfile to v2:\n%s", porch["Kptfile"])
 			}
@@ -134,6 +131,36 @@ var upstreamIdentifier = regexp.MustCompile(`(?m)^\s*internal\.kpt\.dev/upstream
 
 func withoutUpstreamIdentifier(content string) string {
 	return upstreamIdentifier.ReplaceAllString(content, "")
+}
+
+// porchUpgrade has Porch merge upstream v2 into draft as a person would
+// with porchctl, and names the revision holding Porch's result: Porch v1.3
+// updates the draft in place (rpkg update); v1.4+ upgrades a published
+// revision into a new draft (rpkg upgrade, strategy resource-merge).
+func porchUpgrade(ctx context.Context, t *testing.T, ns string, draft *porchv1alpha1.PackageRevision) string {
+	t.Helper()
+	if env.Bin.PorchVersion == devstack.PorchOlder {
+		if out, err := env.Porchctl(ctx, "rpkg", "update", draft.Name, "--revision", "v2", "--namespace", ns); err != nil {
+			t.Fatalf("porchctl rpkg update: %v\n%s", err, out)
+		}
+		return draft.Name
+	}
+	for _, verb := range []string{"propose", "approve"} {
+		if out, err := env.Porchctl(ctx, "rpkg", verb, draft.Name, "--namespace", ns); err != nil {
+			t.Fatalf("porchctl rpkg %s: %v\n%s", verb, err, out)
+		}
+	}
+	out, err := env.Porchctl(ctx, "rpkg", "upgrade", draft.Name, "--revision", "2", "--workspace", "cmp-upgrade",
+		"--strategy", "resource-merge", "--namespace", ns)
+	if err != nil {
+		t.Fatalf("porchctl rpkg upgrade: %v\n%s", err, out)
+	}
+	// "<published> upgraded to <new draft>"
+	fields := strings.Fields(strings.TrimSpace(out))
+	if len(fields) < 4 || fields[len(fields)-2] != "to" {
+		t.Fatalf("porchctl rpkg upgrade said %q, not which draft it made", out)
+	}
+	return fields[len(fields)-1]
 }
 
 func resources(ctx context.Context, t *testing.T, name string) *porchv1alpha1.PackageRevisionResources {

@@ -23,6 +23,7 @@ import (
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // newManager builds forkline's manager, controllers registered, as
@@ -35,9 +36,12 @@ func newManager(t *testing.T, cfg *rest.Config, opts manager.Options) ctrl.Manag
 	if opts.ProbeAddr == "" {
 		opts.ProbeAddr = "0"
 	}
+	if opts.Porch == nil {
+		opts.Porch = &porch.Support{}
+	}
 	mgr, err := manager.New(cfg, opts)
 	if err == nil {
-		err = controllers.Setup(context.Background(), mgr, controllers.Options{AllowRestarts: true})
+		err = controllers.Setup(context.Background(), mgr, controllers.Options{AllowRestarts: true, Porch: opts.Porch})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -393,7 +397,7 @@ func TestPackageVariantLifecycle(t *testing.T) {
 	// nothing published is deleted.
 	publishedBefore := 0
 	for _, pr := range v.downstream() {
-		if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision != "main" {
+		if porch.Published(&pr) && !porch.Placeholder(&pr) {
 			publishedBefore++
 		}
 	}
@@ -433,8 +437,7 @@ func latestDownstream(t *testing.T, prs []porchv1alpha1.PackageRevision) *porchv
 	var best *porchv1alpha1.PackageRevision
 	for i := range prs {
 		pr := &prs[i]
-		if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision != "main" &&
-			(best == nil || pr.Spec.Revision > best.Spec.Revision) {
+		if porch.Published(pr) && porch.Number(pr) > 0 && (best == nil || porch.Number(pr) > porch.Number(best)) {
 			best = pr
 		}
 	}

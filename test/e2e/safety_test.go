@@ -24,6 +24,7 @@ import (
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 	"github.com/forkline/forkline/internal/fanout"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // gcGrace is how long a test waits after a deletion for the garbage
@@ -61,7 +62,7 @@ func newVariant(ns, name, upstream, downstream, versions string, deletion v1.Del
 func lifecycles(v *variantTest, repo string) map[string]porchv1alpha1.PackageRevisionLifecycle {
 	out := map[string]porchv1alpha1.PackageRevisionLifecycle{}
 	for _, pr := range v.downstreamOf(repo) {
-		if pr.Spec.Revision != "main" {
+		if !porch.Placeholder(&pr) {
 			out[pr.Name] = pr.Spec.Lifecycle
 		}
 	}

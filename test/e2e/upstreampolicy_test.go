@@ -22,6 +22,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // writeCounter records the manager's writes to forkline's own resources
@@ -375,7 +376,7 @@ func TestUpstreamPolicyFanOut(t *testing.T) {
 	}
 	kept := 0
 	for _, pr := range list.Items {
-		if pr.Spec.RepositoryName == "rel-4-9" && pr.Spec.Revision == "v1" {
+		if pr.Spec.RepositoryName == "rel-4-9" && porch.Revision(&pr) == "v1" {
 			kept++
 			t.Logf("rel-4-9's published revision after its target went: %s %s", pr.Name, pr.Spec.Lifecycle)
 		}

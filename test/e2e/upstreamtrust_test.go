@@ -19,6 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
@@ -331,6 +332,80 @@ func (m *maintainer) signedCommit(msg, version string, replicas int, s signer) {
 	}
 }
 
+// signedTag tags HEAD name with an annotated tag, signed by s when s has
+// a key, as `git tag -s` does.
+func (m *maintainer) signedTag(name, msg string, s *signer) {
+	m.t.Helper()
+	repo, err := git.PlainOpen(m.dir)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	opts := &git.CreateTagOptions{Message: msg, Tagger: &object.Signature{Name: "release", Email: "release@example.com", When: time.Now()}}
+	if s != nil {
+		opts.SignKey = s.entity
+	}
+	if _, err := repo.CreateTag(name, head.Hash(), opts); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// TestSignedAnnotatedTags: Porch v1.4+ lists releases of annotated tags,
+// so a release can be vouched for by its tag's signature (verify.mode Tag):
+// v1.0.0's annotated tag is signed by the release key, v1.1.0's is
+// annotated but unsigned. A variant walking oldest first takes v1.0.0 and
+// stops at v1.1.0, saying why.
+func TestSignedAnnotatedTags(t *testing.T) {
+	if env.Bin.PorchVersion == devstack.PorchOlder {
+		t.Skipf("Porch %s lists no release of an annotated tag (docs/concepts.md); TestSignedReleases signs commits for it", env.Bin.PorchVersion)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	const ns, upstreamRepo = "signed-tags-e2e", "signed-tags-upstream"
+	release := newSigner(t, "release-bot")
+	if err := env.PushReleases(upstreamRepo, "app", appReleases("0.9.0")...); err != nil {
+		t.Fatal(err)
+	}
+	m := upstreamMaintainer(t, upstreamRepo)
+	m.commit("app v1.0.0", "1.0.0", 1)
+	m.signedTag("app/v1.0.0", "app v1.0.0, signed by the release bot", &release)
+	m.commit("app v1.1.0", "1.1.0", 1)
+	m.signedTag("app/v1.1.0", "app v1.1.0, annotated, not signed", nil)
+	m.push()
+	registerRepos(ctx, t, ns, upstreamRepo, "app", "v1.1.0", "signed-tags-down")
+	keys := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "release-keys"}, Data: map[string][]byte{"release-bot.asc": []byte(release.public)}}
+	if err := env.Client.Create(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	grantSecrets(ctx, t, ns, "release-keys")
+	stop := startManager(t)
+	defer stop()
+
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tags"}}
+	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: upstreamRepo, Package: "app"},
+		ReleaseTrack:  v1.ReleaseTrack{Versions: ">=1.0.0"},
+		UpstreamTrust: v1.UpstreamTrust{Verify: &v1.Verification{Mode: v1.VerifyTag, SecretRef: v1.SecretReference{Name: "release-keys"}}}}
+	pv.Spec.Downstream = v1.Downstream{Repo: "signed-tags-down"}
+	v := createVariant(ctx, t, ns, pv)
+	got := v.waitVariant("v1.0.0 proposed, its tag verified", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
+	if c := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReleaseVerified); c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "release-bot") {
+		t.Errorf("ReleaseVerified = %+v, want True naming release-bot", c)
+	}
+	v.porchctl("rpkg", "approve", got.Status.Sync.Draft)
+	got = v.waitVariant("stopped at v1.1.0", 2*time.Minute, conditionIs(v1.ConditionStalled, "ReleaseNotVerified"))
+	stalled := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionStalled)
+	t.Logf("Stalled: %s", stalled.Message)
+	mustContain(t, "the Stalled message", stalled.Message, "app/v1.1.0")
+	for _, pr := range v.downstreamOf("signed-tags-down") {
+		if strings.Contains(string(pr.Spec.WorkspaceName), "1-1-0") {
+			t.Errorf("a draft %s was made of the unverified v1.1.0", pr.Name)
+		}
+	}
+}
+
 // grantSecrets lets forkline's ServiceAccount read the named Secrets of
 // ns: the Role docs/install.md tells a namespace to grant.
 func grantSecrets(ctx context.Context, t *testing.T, ns string, names ...string) {
@@ -439,7 +514,7 @@ func TestPrivateUpstream(t *testing.T) {
 	}
 	grantSecrets(ctx, t, ns, "upstream-creds")
 	repo := &configapi.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: upstreamRepo},
-		Spec: configapi.RepositorySpec{Type: configapi.RepositoryTypeGit, Content: configapi.RepositoryContentPackage,
+		Spec: configapi.RepositorySpec{Type: configapi.RepositoryTypeGit, Content: ptr.To(configapi.RepositoryContentPackage),
 			Git: &configapi.GitRepository{Repo: env.Git.RepoURL(upstreamRepo), Branch: "main", Directory: "/", SecretRef: configapi.SecretRef{Name: "upstream-creds"}}}}
 	if err := env.Client.Create(ctx, repo); err != nil {
 		t.Fatal(err)

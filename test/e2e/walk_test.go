@@ -13,6 +13,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack/smoke"
 	"github.com/forkline/forkline/internal/manager"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // TestWalkNeverSkipsAcrossRestarts restarts the manager again and again
@@ -62,7 +63,7 @@ func TestWalkNeverSkipsAcrossRestarts(t *testing.T) {
 				best := -1
 				for _, pr := range list.Items {
 					if pr.Spec.RepositoryName == "walk-down" && pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished {
-						if n := releaseNumberOf(pr.Spec.Revision); n > best {
+						if n := porch.Number(&pr); n > best {
 							best, current = n, upstreamOf(&pr)
 						}
 					}
@@ -122,13 +123,4 @@ func TestWalkNeverSkipsAcrossRestarts(t *testing.T) {
 	for _, s := range skips {
 		t.Errorf("a draft skips a release: %s", s)
 	}
-}
-
-// releaseNumberOf is N of a downstream revision vN, -1 for any other.
-func releaseNumberOf(revision string) int {
-	var n int
-	if _, err := fmt.Sscanf(revision, "v%d", &n); err != nil {
-		return -1
-	}
-	return n
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/forkline/forkline/internal/cli"
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 const (
@@ -292,7 +293,7 @@ func (d *demo) approve(b branch, revision string) error {
 // the published one, edited, proposed and approved with porchctl.
 func (d *demo) localChange(b branch) error {
 	published, err := d.revision(b.repo, func(pr *porchv1alpha1.PackageRevision) bool {
-		return pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished && pr.Spec.Revision != "main"
+		return porch.Number(pr) > 0
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // Namespace is where the flow registers its repositories.
@@ -54,7 +55,7 @@ func Run(ctx context.Context, s *devstack.Stack, logf func(string, ...any)) (*Re
 		if err != nil {
 			return nil, err
 		}
-		res.UpstreamRevisions = append(res.UpstreamRevisions, pr.Spec.Revision)
+		res.UpstreamRevisions = append(res.UpstreamRevisions, porch.Revision(pr))
 		upstream = pr
 	}
 	logf("   upstream revisions: %s (clone source %s)", strings.Join(res.UpstreamRevisions, ", "), upstream.Name)
@@ -113,7 +114,7 @@ func Run(ctx context.Context, s *devstack.Stack, logf func(string, ...any)) (*Re
 	if err != nil {
 		return nil, err
 	}
-	res.Published = published.Spec.Revision
+	res.Published = porch.Revision(published)
 
 	logf("7. check the downstream git repository over HTTP")
 	tags, err := devstack.GitOutput("", "ls-remote", "--tags", s.Git.RepoURL("downstream"))
