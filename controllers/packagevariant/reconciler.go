@@ -146,9 +146,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		return err
 	}
 	if r.porch != nil {
-		if err := mgr.Add(unsupportedPorch{r: r, support: r.porch, every: 15 * time.Second}); err != nil {
-			return err
-		}
+		// Not a runnable of the manager: the manager starts those only once
+		// its caches synced, which on such a Porch they never do.
+		go func() { _ = unsupportedPorch{r: r, support: r.porch, every: 5 * time.Second}.Start(ctx) }()
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.PackageVariant{}, builder.WithPredicates(r.echoes.statusEcho())).

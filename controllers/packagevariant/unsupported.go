@@ -31,21 +31,17 @@ type unsupportedPorch struct {
 	every   time.Duration
 }
 
-// NeedLeaderElection: one replica writes statuses.
-func (u unsupportedPorch) NeedLeaderElection() bool { return true }
-
 func (u unsupportedPorch) Start(ctx context.Context) error {
 	tick := time.NewTicker(u.every)
 	defer tick.Stop()
 	for {
-		problem := u.support.Problem()
-		if problem != "" {
+		// Every replica states it: none is elected while its caches
+		// cannot sync, and each writes the same conditions.
+		if problem := u.support.Problem(); problem != "" {
 			metrics.PorchUnsupported.Set(1)
 			if err := u.state(ctx, problem); err != nil {
 				log.FromContext(ctx).Error(err, "stating that Porch is unsupported on the variants")
 			}
-		} else {
-			metrics.PorchUnsupported.Set(0)
 		}
 		select {
 		case <-ctx.Done():

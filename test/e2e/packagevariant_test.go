@@ -41,7 +41,7 @@ func newManager(t *testing.T, cfg *rest.Config, opts manager.Options) ctrl.Manag
 	}
 	mgr, err := manager.New(cfg, opts)
 	if err == nil {
-		err = controllers.Setup(context.Background(), mgr, controllers.Options{AllowRestarts: true, Porch: opts.Porch})
+		err = controllers.Setup(t.Context(), mgr, controllers.Options{AllowRestarts: true, Porch: opts.Porch})
 	}
 	if err != nil {
 		t.Fatal(err)

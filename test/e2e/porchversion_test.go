@@ -64,8 +64,13 @@ func TestUnsupportedPorchIsStated(t *testing.T) {
 		// v1.3's string revisions as any forkline meets a Porch it does
 		// not speak: nothing in its cache of PackageRevisions decodes.
 		support := &porch.Support{}
-		stop := startManagerWith(t, manager.Options{OnlyCurrentPorch: true, Porch: support})
-		defer stop()
+		mgr := newManager(t, managerConfig, manager.Options{OnlyCurrentPorch: true, Porch: support})
+		mctx, cancel := context.WithCancel(ctx)
+		// Its caches never sync on this Porch, and its Start does not
+		// return once cancelled while it waits for them: it is cancelled
+		// and left behind, not waited for.
+		defer cancel()
+		go func() { _ = mgr.Start(mctx) }()
 		v := &variantTest{t: t, ctx: ctx, ns: ns, key: client.ObjectKey{Namespace: ns, Name: "plain"}}
 		if err := env.Client.Create(ctx, newVariant(ns, "plain", "pver-upstream", "pver-plain", "1.x", v1.DeletionDelete)); err != nil {
 			t.Fatal(err)
