@@ -41,7 +41,7 @@ test: verify $(STACK) $(GOTESTSUM) ## Run `make verify`, then every test (table 
 # The end-to-end tests seen passing on Porch v1.5.8, the stack's default
 # Porch. The whole suite passes on v1.3.0; on v1.5.8 the rest does not yet
 # (docs/install.md, Porch versions, says what fails and why).
-CURRENT_TESTS := ^(TestSmoke|TestAdoption|TestShippedAlerts|TestAutomaticApproval|TestRollbackRestoresExactly|TestHealthCheckRollsBack|TestKubectlForkline|TestMergeMatchesPorchUpdate|TestUnsupportedPorchIsStated|TestSignedAnnotatedTags|TestDemoFlow|TestPackageVariantLifecycle)$$
+CURRENT_TESTS := ^(TestSmoke|TestAdoption|TestShippedAlerts|TestRollbackRestoresExactly|TestHealthCheckRollsBack|TestKubectlForkline|TestMergeMatchesPorchUpdate|TestUnsupportedPorchIsStated|TestSignedAnnotatedTags|TestDemoFlow|TestPackageVariantLifecycle)$$
 
 .PHONY: test-porch-current
 test-porch-current: $(STACK) $(GOTESTSUM) ## Run the end-to-end tests of CURRENT_TESTS on Porch v1.5.8.
