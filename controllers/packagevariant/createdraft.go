@@ -40,20 +40,14 @@ func (r *Reconciler) createDraft(ctx context.Context, s *scope, ws string) (*por
 	restore := lastGoodOn(s.downstream, target.Revision)
 	switch {
 	case s.published == nil:
-		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
-			Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: target.Name}},
-		}}}
+		draft.Spec.Tasks = porch.CloneTask(target.Name)
 	case release.Older(target.Revision, s.current) && restore != nil:
 		// A rollback: the last revision published on that release, copied
 		// as it is, not a backward merge.
-		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
-			Source: &porchv1alpha1.PackageRevisionRef{Name: restore.Name},
-		}}}
+		draft.Spec.Tasks = porch.EditTask(restore.Name)
 		draft.Annotations[v1.AnnotationRollbackOf] = restore.Name
 	default:
-		draft.Spec.Tasks = []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
-			Source: &porchv1alpha1.PackageRevisionRef{Name: s.published.Name},
-		}}}
+		draft.Spec.Tasks = porch.EditTask(s.published.Name)
 	}
 	draft.Labels = pv.Spec.Labels
 	for k, v := range pv.Spec.Annotations {

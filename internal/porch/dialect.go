@@ -112,16 +112,13 @@ func normalize(obj map[string]any) bool {
 		return false
 	}
 	Dialects.V1alpha1String.Add(1)
-	switch n := ReleaseNumber(rev); {
-	case rev == "":
+	switch n, workspace := currentForm(rev); {
+	case n == 0:
 		delete(spec, "revision")
-	case n > 0:
-		spec["revision"] = n
+	case workspace != "":
+		spec["revision"], spec["workspaceName"] = n, workspace
 	default:
-		// A tag's version or the branch: v1.4+ lists both as -1 and names
-		// them in workspaceName.
-		spec["revision"] = -1
-		spec["workspaceName"] = rev
+		spec["revision"] = n
 	}
 	return true
 }

@@ -91,12 +91,37 @@ func LatestPublished(prs []porchv1alpha1.PackageRevision) *porchv1alpha1.Package
 // version, or a branch for its placeholder); "" leaves it unnumbered, as
 // a draft. It is how a Porch v1.3 revision reads today.
 func SetRevision(pr *porchv1alpha1.PackageRevision, rev string) {
+	n, workspace := currentForm(rev)
+	pr.Spec.Revision = n
+	if workspace != "" {
+		pr.Spec.WorkspaceName = workspace
+	}
+}
+
+// currentForm is the number and, for a tag or a branch, the workspaceName
+// under which Porch v1.4+ lists the revision Porch v1.3 named rev.
+func currentForm(rev string) (number int, workspace string) {
 	switch n := ReleaseNumber(rev); {
 	case rev == "":
-		pr.Spec.Revision = 0
+		return 0, ""
 	case n > 0:
-		pr.Spec.Revision = n
-	default:
-		pr.Spec.Revision, pr.Spec.WorkspaceName = -1, rev
+		return n, ""
 	}
+	return -1, rev
+}
+
+// CloneTask is the task of a draft cloned from the published revision named
+// upstream.
+func CloneTask(upstream string) []porchv1alpha1.Task {
+	return []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
+		Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: upstream}},
+	}}}
+}
+
+// EditTask is the task of a draft copied from the published revision named
+// source: one task, as Porch v1.5.3+ takes.
+func EditTask(source string) []porchv1alpha1.Task {
+	return []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
+		Source: &porchv1alpha1.PackageRevisionRef{Name: source},
+	}}}
 }

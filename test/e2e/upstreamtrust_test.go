@@ -376,11 +376,7 @@ func TestSignedAnnotatedTags(t *testing.T) {
 	m.signedTag("app/v1.1.0", "app v1.1.0, annotated, not signed", nil)
 	m.push()
 	registerRepos(ctx, t, ns, upstreamRepo, "app", "v1.1.0", "signed-tags-down")
-	keys := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "release-keys"}, Data: map[string][]byte{"release-bot.asc": []byte(release.public)}}
-	if err := env.Client.Create(ctx, keys); err != nil {
-		t.Fatal(err)
-	}
-	grantSecrets(ctx, t, ns, "release-keys")
+	trustReleaseKey(ctx, t, ns, release)
 	stop := startManager(t)
 	defer stop()
 
@@ -404,6 +400,17 @@ func TestSignedAnnotatedTags(t *testing.T) {
 			t.Errorf("a draft %s was made of the unverified v1.1.0", pr.Name)
 		}
 	}
+}
+
+// trustReleaseKey puts the release key in Secret release-keys of ns and
+// lets forkline read it.
+func trustReleaseKey(ctx context.Context, t *testing.T, ns string, release signer) {
+	t.Helper()
+	keys := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "release-keys"}, Data: map[string][]byte{"release-bot.asc": []byte(release.public)}}
+	if err := env.Client.Create(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	grantSecrets(ctx, t, ns, "release-keys")
 }
 
 // grantSecrets lets forkline's ServiceAccount read the named Secrets of
@@ -445,11 +452,7 @@ func TestSignedReleases(t *testing.T) {
 	m.git("tag", "app/v1.2.0")
 	m.push()
 	registerRepos(ctx, t, ns, upstreamRepo, "app", "v1.2.0", "signed-oldest", "signed-latest")
-	keys := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "release-keys"}, Data: map[string][]byte{"release-bot.asc": []byte(release.public)}}
-	if err := env.Client.Create(ctx, keys); err != nil {
-		t.Fatal(err)
-	}
-	grantSecrets(ctx, t, ns, "release-keys")
+	trustReleaseKey(ctx, t, ns, release)
 	stop := startManager(t)
 	defer stop()
 
