@@ -315,8 +315,9 @@ func (r *Reconciler) scope(apiVersion, kind string) (clusterScoped, known bool) 
 // holdsWhatForklineWrote says whether a proposal whose commit moved since
 // forkline proposed it still holds, file for file, what forkline wrote:
 // Porch v1.4+ commits lifecycle changes on its own, and a commit of
-// Porch's is no person's content. Read at the commit the approval is
-// then held to.
+// Porch's is no person's content. Judged by the files as Porch holds them
+// now: the approval is then held to the draft's commit, so content that
+// moves after this read is never approved unseen.
 func (r *Reconciler) holdsWhatForklineWrote(ctx context.Context, draft *porchv1alpha1.PackageRevision) (bool, error) {
 	written := draft.Annotations[v1.AnnotationWrittenFiles]
 	if written == "" || draft.Annotations[v1.AnnotationChangedByPerson] != "" {
@@ -325,9 +326,6 @@ func (r *Reconciler) holdsWhatForklineWrote(ctx context.Context, draft *porchv1a
 	prr := &porchv1alpha1.PackageRevisionResources{}
 	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(draft), prr); err != nil {
 		return false, fmt.Errorf("reading proposal %s: %w", draft.Name, err)
-	}
-	if prr.ResourceVersion != draft.ResourceVersion {
-		return false, nil // it moved again: judged at the next event
 	}
 	files, known := porch.PersonFiles(written, "", prr.Spec.Resources)
 	return known && len(files) == 0, nil

@@ -86,6 +86,16 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return r.takenWorkspace(ctx, s, ws)
 	case err != nil && status.Classify(err).Outcome == status.Unavailable:
 		return ctrl.Result{}, err // an outage: retried with backoff
+	case refusedByPorch(err) && s.published == nil && porch.CloneOfExisting(err):
+		// Porch v1.4+ clones a package only into a Repository holding no
+		// revision of it: here, revisions proposed for deletion (a variant
+		// or policy deleted with deletionPolicy delete, then applied
+		// again). Their fate is a person's call; their deletion wakes the
+		// variant.
+		setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch refuses to clone upstream %s into Repository %q: it still holds %s of package %q; approve their deletion (porchctl rpkg del NAME -n %s) and forkline clones %s anew, or reject it (porchctl rpkg reject NAME -n %s) to keep them",
+			target.Revision, pv.Spec.Downstream.Repo, describeRevisions(s.downstream), pv.Spec.DownstreamPackage(), pv.Namespace, target.Revision, pv.Namespace))
+		s.done = true
+		return ctrl.Result{}, nil
 	case refusedByPorch(err):
 		// Porch refused the package itself: a new upstream release or a
 		// spec change (both events) will help. But Porch pushes a draft
@@ -253,4 +263,19 @@ func heldRelative(key, target string) string {
 		return "upstream " + held + ", newer"
 	}
 	return "upstream " + held + " with the variant's earlier steps or injected config"
+}
+
+// describeRevisions names a package's revisions with their lifecycles,
+// placeholders left out: "pdel-a.app.v1 (DeletionProposed)".
+func describeRevisions(prs []porchv1alpha1.PackageRevision) string {
+	var names []string
+	for i := range prs {
+		if !porch.Placeholder(&prs[i]) {
+			names = append(names, fmt.Sprintf("%s (%s)", prs[i].Name, prs[i].Spec.Lifecycle))
+		}
+	}
+	if len(names) == 0 {
+		return "revisions"
+	}
+	return strings.Join(names, ", ")
 }

@@ -155,7 +155,9 @@ func TestRepositoryChangedIsWhatAVariantValidates(t *testing.T) {
 	}{
 		{"nothing but the message", false, repo(1, metav1.ConditionTrue, "Ready", "synced"), repo(1, metav1.ConditionTrue, "Ready", "synced again"), false},
 		{"turns Ready", false, repo(1, metav1.ConditionFalse, "", ""), repo(1, metav1.ConditionTrue, "Ready", ""), true},
-		{"stops being Ready", false, repo(1, metav1.ConditionTrue, "Ready", ""), repo(1, metav1.ConditionFalse, "Error", "auth"), true},
+		// Porch keeps serving what it listed when a later sync fails: what
+		// needs that git (a write, the base) says so itself.
+		{"stops being Ready after a listing", false, repo(1, metav1.ConditionTrue, "Ready", ""), repo(1, metav1.ConditionFalse, "Error", "auth"), false},
 		{"spec changed", false, repo(1, metav1.ConditionTrue, "Ready", ""), repo(2, metav1.ConditionTrue, "Ready", ""), true},
 		{"annotated", false, repo(1, metav1.ConditionTrue, "Ready", ""), func() *configapi.Repository {
 			r := repo(1, metav1.ConditionTrue, "Ready", "")
@@ -166,8 +168,10 @@ func TestRepositoryChangedIsWhatAVariantValidates(t *testing.T) {
 		{"a periodic sync starts", true, repo(1, metav1.ConditionTrue, "Ready", ""), syncing(), false},
 		{"a periodic sync ends", true, syncing(), repo(1, metav1.ConditionTrue, "Ready", ""), false},
 		{"the first listing ends", false, syncing(), repo(1, metav1.ConditionTrue, "Ready", ""), true},
-		{"a sync fails", true, syncing(), repo(1, metav1.ConditionFalse, "Error", "connection refused"), true},
-		{"a failing sync says another thing", true, repo(1, metav1.ConditionFalse, "Error", "connection refused"), repo(1, metav1.ConditionFalse, "Error", "authentication required"), true},
+		{"a later sync fails", true, syncing(), repo(1, metav1.ConditionFalse, "Error", "connection refused"), false},
+		{"the first listing fails", false, repo(1, metav1.ConditionFalse, configapi.ReasonReconciling, ""), repo(1, metav1.ConditionFalse, "Error", "connection refused"), true},
+		{"a failing first listing says another thing", false, repo(1, metav1.ConditionFalse, "Error", "connection refused"), repo(1, metav1.ConditionFalse, "Error", "authentication required"), true},
+		{"a re-pointed Repository fails its first listing", true, repo(2, metav1.ConditionFalse, configapi.ReasonReconciling, ""), repo(2, metav1.ConditionFalse, "Error", "connection refused"), true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			repos := &porch.Readiness{}

@@ -19,6 +19,8 @@ import (
 )
 
 // hasMutations says whether the variant changes packages beyond the merge.
+// (A package's own injection points are filled, or gated, whatever the
+// variant says: inject.HasPoints.)
 func hasMutations(pv *v1.PackageVariant) bool {
 	return pv.Spec.Pipeline != nil || len(pv.Spec.Injectors) > 0 || pv.Spec.PackageContext != nil
 }
@@ -40,19 +42,20 @@ func (r *Reconciler) mutate(ctx context.Context, pv *v1.PackageVariant, resource
 	if err := applySteps(pv, kf); err != nil {
 		return err
 	}
-	if len(pv.Spec.Injectors) > 0 {
-		points, err := inject.Apply(resources, pv.Spec.Injectors, r.lookup(ctx, pv.Namespace))
-		if err != nil {
-			return err
+	// Every injection point gets its condition, filled or not: Porch's
+	// PackageVariant gates a required point also when the variant has no
+	// injectors.
+	points, err := inject.Apply(resources, pv.Spec.Injectors, r.lookup(ctx, pv.Namespace))
+	if err != nil {
+		return err
+	}
+	for _, p := range points {
+		set := kf.SetCondition
+		if p.Required {
+			set = kf.SetGate
 		}
-		for _, p := range points {
-			if p.Required {
-				if err := kf.SetGate(p.ConditionType(), p.Injected != "", "Injection", p.Message); err != nil {
-					return err
-				}
-			} else if err := kf.SetCondition(p.ConditionType(), p.Injected != "", "Injection", p.Message); err != nil {
-				return err
-			}
+		if err := set(p.ConditionType(), p.Injected != "", p.Reason(), p.Message); err != nil {
+			return err
 		}
 	}
 	content, err := kf.String()

@@ -34,6 +34,15 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 			return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
 		}
 	}
+	if s.written == "" && (s.prr == nil || s.prr.Name != draft.Name) {
+		// Porch's clone, which forkline did not write to: its files are
+		// still what forkline vouches for. Porch v1.4+ commits the
+		// proposal's own metadata, so only the files tell a person's later
+		// edit from that commit.
+		if err := r.readContent(ctx, s); err != nil || s.done {
+			return ctrl.Result{}, err
+		}
+	}
 	err := r.writeDraft(ctx, s, draft, judged, func(draft *porchv1alpha1.PackageRevision) {
 		draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
 		if draft.Annotations == nil {
@@ -47,7 +56,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		switch {
 		case s.written != "":
 			draft.Annotations[v1.AnnotationWrittenFiles] = s.written
-		case s.prr != nil:
+		case s.prr != nil && s.prr.ResourceVersion == judged:
 			draft.Annotations[v1.AnnotationWrittenFiles] = porch.FileDigests(s.prr.Spec.Resources)
 		}
 		recordPerson(s, draft)

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/inject"
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/status"
 )
@@ -117,8 +118,15 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	if s.cloned && !hasMutations(pv) {
 		// Porch's clone of the target, as it answered the create: nothing
 		// to merge or apply, and its content is the target's, which
-		// checkRender diagnoses from the read every variant shares.
-		return ctrl.Result{}, nil
+		// checkRender diagnoses from the read every variant shares; unless
+		// it has injection points, which get their conditions.
+		up, err := r.upstreamResources(ctx, s, target.Name)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !inject.HasPoints(up) {
+			return ctrl.Result{}, nil
+		}
 	}
 	if s.prr == nil || s.prr.Name != s.draft.Name {
 		if err := r.readContent(ctx, s); err != nil || s.done {

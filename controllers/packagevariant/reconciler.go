@@ -261,6 +261,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		r.applySettings,
 		r.checkConflicts,
 		r.checkRender,
+		r.checkGates,
 		r.propose,
 	} {
 		res, err := step(ctx, s)

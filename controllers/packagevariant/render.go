@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/inject"
 	"github.com/forkline/forkline/internal/porch"
 )
 
@@ -99,5 +100,38 @@ func (r *Reconciler) checkRender(ctx context.Context, s *scope) (ctrl.Result, er
 		s.done = true
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
+	return ctrl.Result{}, nil
+}
+
+// checkGates keeps a draft whose required config is unfilled from being
+// proposed (Failed, NoResourceSelected), as Porch's PackageVariant does:
+// its injection points' readiness gates stay False in the draft, porchctl
+// would refuse to propose or approve it, and the status names each point
+// and what fills it. The injectors or the objects they name changing
+// wakes the variant.
+func (r *Reconciler) checkGates(_ context.Context, s *scope) (ctrl.Result, error) {
+	if s.prr == nil {
+		return ctrl.Result{}, nil // Porch's clone of a package with no injection point
+	}
+	kf, err := porch.ParseKptfile(s.prr.Spec.Resources[porch.KptfileName])
+	if err != nil {
+		return ctrl.Result{}, nil // checkRender has said so
+	}
+	var unfilled []string
+	for _, g := range kf.UnmetGates() {
+		point, ok := strings.CutPrefix(g.Type, inject.ConditionPrefix)
+		if !ok {
+			continue
+		}
+		kind, name, _ := strings.Cut(point, ".")
+		unfilled = append(unfilled, fmt.Sprintf("%s %q (%s: %s)", kind, name, g.Reason, g.Message))
+	}
+	if len(unfilled) == 0 {
+		return ctrl.Result{}, nil
+	}
+	setPhase(s, v1.PhaseFailed, fmt.Sprintf("draft %s is not proposed: required injection point(s) not filled: %s; add an injector (spec.injectors) naming an object of that kind in namespace %s that fills it. Until then the draft's readiness gate stays False, as Porch's PackageVariant leaves it, and porchctl refuses to propose it",
+		s.draft.Name, strings.Join(unfilled, ", "), s.pv.Namespace))
+	s.result.Reason = inject.ReasonNotSelected
+	s.done = true
 	return ctrl.Result{}, nil
 }

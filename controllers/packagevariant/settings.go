@@ -16,6 +16,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/inject"
 	"github.com/forkline/forkline/internal/porch"
 )
 
@@ -23,7 +24,7 @@ import (
 // config to a draft no person has touched (Rendering).
 func (r *Reconciler) applySettings(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, prr := s.pv, s.prr
-	if !hasMutations(pv) || s.edited || s.rollback {
+	if (!hasMutations(pv) && !inject.HasPoints(prr.Spec.Resources)) || s.edited || s.rollback {
 		return ctrl.Result{}, nil
 	}
 	if _, conflicted := prr.Spec.Resources[porch.ConflictsFile]; conflicted {

@@ -1,8 +1,11 @@
-// Package inject fills a package's config injection points, the Porch way:
-// resources annotated kpt.dev/config-injection (required or optional) get
-// the data (ConfigMaps) or spec (other kinds) of a same-namespace object the
-// variant's injectors select, and each point gets a condition
-// config.injection.<Kind>.<name>; required points are readiness gates.
+// Package inject fills a package's config injection points as Porch's
+// PackageVariant does: resources annotated kpt.dev/config-injection
+// (required or optional) get the data (ConfigMaps) or spec (other kinds) of
+// a same-namespace object the variant's injectors select, annotated
+// kpt.dev/injected-resource with its name, and each point gets a condition
+// config.injection.<Kind>.<name> with Porch's reasons and messages
+// (ConfigInjected, NoResourceSelected); required points are readiness
+// gates, whether or not the variant has injectors.
 package inject
 
 import (
@@ -19,8 +22,17 @@ import (
 const (
 	// PointAnnotation marks an injection point: required or optional.
 	PointAnnotation = "kpt.dev/config-injection"
-	// InjectedAnnotation names the object injected into a point.
-	InjectedAnnotation = "kpt.dev/injected-resource-name"
+	// InjectedAnnotation names the object injected into a point, as Porch
+	// writes it.
+	InjectedAnnotation = "kpt.dev/injected-resource"
+	// legacyInjectedAnnotation is what forkline wrote before it wrote
+	// Porch's: removed where a point is filled again.
+	legacyInjectedAnnotation = "kpt.dev/injected-resource-name"
+
+	// ReasonInjected and ReasonNotSelected are the reasons of a point's
+	// condition, Porch's own.
+	ReasonInjected    = "ConfigInjected"
+	ReasonNotSelected = "NoResourceSelected"
 )
 
 // Object is an in-cluster object that may be injected: its field to copy
@@ -42,8 +54,33 @@ type Point struct {
 	Message          string
 }
 
+// Reason is the reason of the point's condition.
+func (p Point) Reason() string {
+	if p.Injected != "" {
+		return ReasonInjected
+	}
+	return ReasonNotSelected
+}
+
+// HasPoints says whether a package has any injection point.
+func HasPoints(resources map[string]string) bool {
+	for file, content := range resources {
+		if yamlFile(file) && strings.Contains(content, PointAnnotation) {
+			return true
+		}
+	}
+	return false
+}
+
+func yamlFile(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
 // ConditionType is the point's condition and, if required, readiness gate.
-func (p Point) ConditionType() string { return "config.injection." + p.Kind + "." + p.Name }
+func (p Point) ConditionType() string { return ConditionPrefix + p.Kind + "." + p.Name }
+
+// ConditionPrefix starts the condition type of every injection point.
+const ConditionPrefix = "config.injection."
 
 // Apply injects into every point of the package and reports the points.
 // An invalid annotation value is an error: the upstream must fix it.
@@ -55,7 +92,7 @@ func Apply(resources map[string]string, injectors []v1.Injector, lookup Lookup) 
 	}
 	sort.Strings(files)
 	for _, file := range files {
-		if !strings.HasSuffix(file, ".yaml") && !strings.HasSuffix(file, ".yml") {
+		if !yamlFile(file) {
 			continue
 		}
 		if !strings.Contains(resources[file], PointAnnotation) {
@@ -80,7 +117,10 @@ func Apply(resources map[string]string, injectors []v1.Injector, lookup Lookup) 
 				return nil, err
 			}
 			if obj == nil {
-				p.Message = "no injector selects an object for this point"
+				p.Message = "no resource matched any injection selector for this injection point"
+				if len(injectors) == 0 {
+					p.Message = "no injectors defined"
+				}
 				points = append(points, p)
 				continue
 			}
@@ -94,7 +134,10 @@ func Apply(resources map[string]string, injectors []v1.Injector, lookup Lookup) 
 			if err := doc.PipeE(yaml.SetAnnotation(InjectedAnnotation, obj.Name)); err != nil {
 				return nil, err
 			}
-			p.Injected, p.Message = obj.Name, "injected "+obj.Name
+			if err := doc.PipeE(yaml.ClearAnnotation(legacyInjectedAnnotation)); err != nil {
+				return nil, err
+			}
+			p.Injected, p.Message = obj.Name, fmt.Sprintf("injected resource %q from cluster", obj.Name)
 			points = append(points, p)
 			changed = true
 		}

@@ -62,6 +62,42 @@ func (k *Kptfile) SetUpstream(ref, commit string) error {
 	return nil
 }
 
+// Condition is a condition of the Kptfile's status.
+type Condition struct{ Type, Status, Reason, Message string }
+
+// UnmetGates are the Kptfile's readiness gates whose condition is not
+// True (a gate with no condition is unmet: Status ""), in their order:
+// what porchctl refuses to propose or approve.
+func (k *Kptfile) UnmetGates() []Condition {
+	gates, _ := k.node.Pipe(yaml.Lookup("info", "readinessGates"))
+	if gates == nil {
+		return nil
+	}
+	conds, _ := k.node.Pipe(yaml.Lookup("status", "conditions"))
+	var unmet []Condition
+	for _, gate := range gates.Content() {
+		c := Condition{Type: scalar(yaml.NewRNode(gate), "conditionType")}
+		if conds != nil {
+			if n, _ := conds.Pipe(yaml.MatchElement("type", c.Type)); n != nil {
+				c.Status, c.Reason, c.Message = scalar(n, "status"), scalar(n, "reason"), scalar(n, "message")
+			}
+		}
+		if c.Status != "True" {
+			unmet = append(unmet, c)
+		}
+	}
+	return unmet
+}
+
+// scalar is the value of n's field, "" when it has none.
+func scalar(n *yaml.RNode, field string) string {
+	v, err := n.Pipe(yaml.Lookup(field))
+	if err != nil || v == nil {
+		return ""
+	}
+	return v.YNode().Value
+}
+
 // SetGate makes conditionType a readiness gate and sets its condition.
 func (k *Kptfile) SetGate(conditionType string, ok bool, reason, message string) error {
 	gates, err := k.node.Pipe(yaml.LookupCreate(yaml.SequenceNode, "info", "readinessGates"))

@@ -1,6 +1,7 @@
 package porch
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -76,6 +77,41 @@ func TestKptfileEdits(t *testing.T) {
 	}
 	if n := strings.Count(out, "conditionType: forkline.dev/conflicts-resolved"); n != 1 {
 		t.Errorf("%d readiness gates, want 1", n)
+	}
+	if unmet := kf.UnmetGates(); len(unmet) != 0 {
+		t.Errorf("unmet gates %+v, want none", unmet)
+	}
+}
+
+func TestUnmetGates(t *testing.T) {
+	kf, err := ParseKptfile(`apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: app
+info:
+  readinessGates:
+  - conditionType: config.injection.ConfigMap.region
+  - conditionType: forkline.dev/conflicts-resolved
+  - conditionType: example.com/reviewed
+status:
+  conditions:
+  - type: config.injection.ConfigMap.region
+    status: "False"
+    reason: NoResourceSelected
+    message: no injectors defined
+  - type: forkline.dev/conflicts-resolved
+    status: "True"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := kf.UnmetGates()
+	want := []Condition{
+		{Type: "config.injection.ConfigMap.region", Status: "False", Reason: "NoResourceSelected", Message: "no injectors defined"},
+		{Type: "example.com/reviewed"}, // a gate without its condition is unmet
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("UnmetGates() = %+v, want %+v", got, want)
 	}
 }
 

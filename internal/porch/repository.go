@@ -10,13 +10,16 @@ import (
 
 // Readiness tells whether Porch serves a Repository's packages. Porch v1.3
 // keeps a Repository Ready while it re-lists it; Porch v1.4+ turns it
-// Ready=False (reason Reconciling) at the start of every sync and Ready
-// again at its end, while it keeps serving the packages it listed before.
-// So Reconciling means "not yet listed" only for a Repository never seen
-// Ready: a variant waits for a new or re-registered Repository's first
-// listing, not for every periodic sync.
+// Ready=False at the start of every sync (reason Reconciling) and when a
+// sync fails (reason Error: its git is unreachable), and Ready again at
+// the end of the next good one, while it keeps serving the packages it
+// listed before. So Ready=False means "not listed" only for a Repository
+// never seen Ready at its current generation: a variant waits for a new,
+// re-registered or re-pointed Repository's first listing, not for every
+// periodic sync, and a git outage stops only what needs that git (a write,
+// a read of the base), which says so itself.
 type Readiness struct {
-	seen sync.Map // types.UID -> struct{}: seen Ready by this process
+	seen sync.Map // types.UID -> int64: the generation this process saw Ready
 }
 
 // Serving says whether Porch serves repo's packages (and remembers a
@@ -27,11 +30,11 @@ func (r *Readiness) Serving(repo *configapi.Repository) bool {
 		return false
 	}
 	if c.Status == "True" {
-		r.seen.Store(repo.UID, struct{}{})
+		r.seen.Store(repo.UID, repo.Generation)
 		return true
 	}
-	_, seen := r.seen.Load(repo.UID)
-	return seen && c.Reason == configapi.ReasonReconciling
+	generation, seen := r.seen.Load(repo.UID)
+	return seen && generation.(int64) == repo.Generation
 }
 
 // Forget drops a deleted Repository.

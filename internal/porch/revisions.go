@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 )
@@ -124,4 +125,11 @@ func EditTask(source string) []porchv1alpha1.Task {
 	return []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
 		Source: &porchv1alpha1.PackageRevisionRef{Name: source},
 	}}}
+}
+
+// CloneOfExisting says Porch refused a clone because the Repository holds
+// revisions of the package already (Porch v1.4+: "`clone` cannot create a
+// new revision for package ... that already exists"; v1.3 allowed it).
+func CloneOfExisting(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "cannot create a new revision for package")
 }

@@ -357,17 +357,37 @@ func TestPolicyDeletionAppliesEachVariantsPolicy(t *testing.T) {
 		}
 	}
 
-	// The policy applied again syncs v1.21.2 anew: Porch keeps the old
-	// workspace name for the revision proposed for deletion, so the new
-	// draft gets the next free one instead of failing.
+	// The policy applied again syncs v1.21.2 anew. Porch v1.3 clones next
+	// to the revision proposed for deletion, which keeps its workspace
+	// name, so the new draft gets the next free one instead of failing.
+	// Porch v1.4+ clones only into a Repository holding no revision of the
+	// package: the variant names the revisions in the way and waits for a
+	// person to approve their deletion (or reject it).
 	p = &v1.UpstreamPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}, Spec: p.Spec}
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
+	wantWorkspace := "forkline-v1-21-2-2"
+	if env.Bin.PorchVersion != devstack.PorchOlder {
+		stuck := v.waitVariant("the revisions in the way named", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+			return pv.Status.Sync != nil && pv.Status.Sync.Phase == v1.PhaseFailed
+		})
+		t.Logf("re-applied on Porch %s: %s", env.Bin.PorchVersion, stuck.Status.Sync.Message)
+		mustContain(t, "the re-applied variant", stuck.Status.Sync.Message, "Porch refuses to clone upstream v1.21.2", "pdel-a.app.v1 (DeletionProposed)", "porchctl rpkg del")
+		if r := readyOf(stuck); r == nil || r.Reason != "Failed" {
+			t.Errorf("Ready = %+v, want False with reason Failed (kstatus Failed: a person must act)", r)
+		}
+		for name, lc := range lifecycles(v, "pdel-a") {
+			if lc == porchv1alpha1.PackageRevisionLifecycleDeletionProposed {
+				v.porchctl("rpkg", "del", name)
+			}
+		}
+		wantWorkspace = "forkline-v1-21-2"
+	}
 	got = v.waitVariant("v1.21.2 proposed again", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
 	for _, pr := range v.downstreamOf("pdel-a") {
-		if pr.Name == got.Status.Sync.Draft && pr.Spec.WorkspaceName != "forkline-v1-21-2-2" {
-			t.Errorf("the new draft's workspace is %q, want forkline-v1-21-2-2", pr.Spec.WorkspaceName)
+		if pr.Name == got.Status.Sync.Draft && pr.Spec.WorkspaceName != wantWorkspace {
+			t.Errorf("the new draft's workspace is %q, want %s", pr.Spec.WorkspaceName, wantWorkspace)
 		}
 	}
 }
@@ -648,7 +668,12 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 	if err := env.Client.Update(ctx, conflicted); err != nil {
 		t.Fatal(err)
 	}
-	v.porchctl("rpkg", "approve", conflicted.Name)
+	// porchctl v1.4+ refuses to approve with a gate False; the API does
+	// not, and a person with approval rights can use it.
+	conflicted.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+	if err := env.Client.SubResource("approval").Update(ctx, conflicted); err != nil {
+		t.Fatal(err)
+	}
 	got = v.waitVariant("the hand approval reported", time.Minute, func(pv *v1.PackageVariant) bool {
 		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionConflicted)
 		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "PublishedWithConflicts"
