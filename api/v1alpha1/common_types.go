@@ -222,6 +222,15 @@ type ResourceSelector struct {
 
 // Pipeline is the list of steps forkline adds to the downstream Kptfile.
 type Pipeline struct {
+	// position is where the variant's functions go in the Kptfile's
+	// pipeline: First (default), before the package's own, as Porch's
+	// PackageVariant puts them; or Last, after them, so that a variant's
+	// mutator has the last word over the upstream's (an image the branch
+	// sets that an upstream set-image would otherwise overwrite).
+	// +optional
+	// +kubebuilder:validation:Enum=First;Last
+	Position PipelinePosition `json:"position,omitempty"`
+
 	// mutators run in order and may change resources.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
@@ -234,6 +243,17 @@ type Pipeline struct {
 	// +listType=atomic
 	Validators []Function `json:"validators,omitempty"`
 }
+
+// PipelinePosition is where a variant's functions go in the pipeline.
+type PipelinePosition string
+
+const (
+	// PipelineFirst puts the variant's functions before the package's own,
+	// as Porch's PackageVariant does.
+	PipelineFirst PipelinePosition = "First"
+	// PipelineLast puts them after the package's own.
+	PipelineLast PipelinePosition = "Last"
+)
 
 // Injector selects same-namespace objects that fill the package's
 // kpt.dev/config-injection points, as in Porch's PackageVariant.
@@ -261,15 +281,20 @@ type Injector struct {
 	Name string `json:"name"`
 }
 
-// PackageContext edits the package-context ConfigMap, as in Porch.
+// PackageContext edits the package-context ConfigMap, as in Porch. The keys
+// name and package-path are Porch's own (the package's name and path in its
+// repository) and refused, as Porch's PackageVariant refuses them.
 type PackageContext struct {
-	// data keys to set in the package context.
+	// data keys to set in the package context; not name or package-path.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="!('name' in self) && !('package-path' in self)",message="must not contain the key \"name\" or \"package-path\": Porch sets them"
 	Data map[string]string `json:"data,omitempty"`
-	// removeKeys are deleted from the package context.
+	// removeKeys are deleted from the package context; not name or
+	// package-path.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="!self.exists(k, k == 'name' || k == 'package-path')",message="must not contain the key \"name\" or \"package-path\": Porch sets them"
 	// +listType=atomic
 	RemoveKeys []string `json:"removeKeys,omitempty"`
 }
@@ -546,11 +571,15 @@ type PackageVariantTemplate struct {
 	// +optional
 	PackageContext *PackageContext `json:"packageContext,omitempty"`
 
-	// labels are set on the downstream PackageRevisions.
+	// labels are set on the drafts forkline creates (and so on the
+	// revisions they are published as); a person's revisions are not
+	// touched.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
-	// annotations are set on the downstream PackageRevisions.
+	// annotations are set on the drafts forkline creates (and so on the
+	// revisions they are published as); a person's revisions are not
+	// touched.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 

@@ -102,7 +102,33 @@ func (r *Reconciler) changesOf(ctx context.Context, s *scope) (*v1.ChangeSummary
 		}
 	}
 	sum.Summary = summaryLine(c.Summary(), sum.NeedsPerson)
+	if moved := pipelineOrderMoved(s.pv.Name, published, proposed); moved != "" {
+		sum.Summary = trim(sum.Summary+"; "+moved, 500)
+	}
 	return sum, nil
+}
+
+// pipelineOrderMoved says when the variant's mutators change places with
+// the package's own between the published revision and the proposal (the
+// variant's spec.pipeline.position, or forkline's default moving to
+// Porch's order): the rendered result can differ with nothing else
+// changing.
+func pipelineOrderMoved(variant string, published, proposed map[string]string) string {
+	before, err1 := porch.ParseKptfile(published[porch.KptfileName])
+	after, err2 := porch.ParseKptfile(proposed[porch.KptfileName])
+	if published == nil || err1 != nil || err2 != nil {
+		return ""
+	}
+	wasFirst, was := before.VariantFunctionsFirst(variant)
+	isFirst, is := after.VariantFunctionsFirst(variant)
+	switch {
+	case !was || !is || wasFirst == isFirst:
+		return ""
+	case isFirst:
+		return "the variant's functions now run before the package's own"
+	default:
+		return "the variant's functions now run after the package's own"
+	}
 }
 
 // summaryLine is the counts, then whether upstream changed the pipeline

@@ -70,5 +70,6 @@ func applySteps(pv *v1.PackageVariant, kf *porch.Kptfile) error {
 			}
 		}
 	}
-	return kf.SetPipeline(pv.Name, mutators, validators)
+	last := pv.Spec.Pipeline != nil && pv.Spec.Pipeline.Position == v1.PipelineLast
+	return kf.SetPipeline(pv.Name, mutators, validators, last)
 }

@@ -14,6 +14,7 @@ import (
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
+	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/status"
 )
 
@@ -118,6 +119,32 @@ func TestSyncName(t *testing.T) {
 	} {
 		if got := syncName(s); got != want {
 			t.Errorf("syncName(%+v) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestPipelineOrderMoved(t *testing.T) {
+	kptfile := func(names ...string) map[string]string {
+		k := "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: app\npipeline:\n  mutators:\n"
+		for _, n := range names {
+			k += "  - name: " + n + "\n    image: x\n"
+		}
+		return map[string]string{porch.KptfileName: k}
+	}
+	for _, c := range []struct {
+		name                string
+		published, proposed map[string]string
+		want                string
+	}{
+		{"appended before, prepended now", kptfile("set-labels", "forkline.app.bump.0"), kptfile("forkline.app.bump.0", "set-labels"), "the variant's functions now run before the package's own"},
+		{"back to last", kptfile("forkline.app.bump.0", "set-labels"), kptfile("set-labels", "forkline.app.bump.0"), "the variant's functions now run after the package's own"},
+		{"same order", kptfile("forkline.app.bump.0", "set-labels"), kptfile("forkline.app.bump.0", "set-labels"), ""},
+		{"only the variant's", kptfile("forkline.app.bump.0"), kptfile("forkline.app.bump.0"), ""},
+		{"first sync", nil, kptfile("forkline.app.bump.0", "set-labels"), ""},
+		{"another variant's name", kptfile("set-labels", "forkline.other.bump.0"), kptfile("forkline.other.bump.0", "set-labels"), ""},
+	} {
+		if got := pipelineOrderMoved("app", c.published, c.proposed); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
 }

@@ -62,6 +62,28 @@ func (k *Kptfile) SetUpstream(ref, commit string) error {
 	return nil
 }
 
+// VariantFunctionsFirst says whether the variant's functions run before the
+// package's own mutators; mixed is false when the pipeline does not hold
+// both (nothing to order).
+func (k *Kptfile) VariantFunctionsFirst(variant string) (first, mixed bool) {
+	seq, _ := k.node.Pipe(yaml.Lookup("pipeline", "mutators"))
+	if seq == nil {
+		return false, false
+	}
+	prefix := "forkline." + variant + "."
+	own, others := -1, -1
+	for i, n := range seq.Content() {
+		if strings.HasPrefix(scalar(yaml.NewRNode(n), "name"), prefix) {
+			if own < 0 {
+				own = i
+			}
+		} else if others < 0 {
+			others = i
+		}
+	}
+	return own < others, own >= 0 && others >= 0
+}
+
 // Condition is a condition of the Kptfile's status.
 type Condition struct{ Type, Status, Reason, Message string }
 
@@ -135,8 +157,10 @@ func (k *Kptfile) SetCondition(conditionType string, ok bool, reason, message st
 }
 
 // SetPipeline replaces the functions named forkline.<variant>.* in the
-// pipeline with fns (already named), leaving everyone else's alone.
-func (k *Kptfile) SetPipeline(variant string, mutators, validators []*yaml.RNode) error {
+// pipeline with fns (already named), leaving everyone else's alone and in
+// their order; the variant's go first, as Porch's PackageVariant puts
+// them, or, last set, after everyone else's.
+func (k *Kptfile) SetPipeline(variant string, mutators, validators []*yaml.RNode, last bool) error {
 	prefix := "forkline." + variant + "."
 	for _, list := range []struct {
 		field string
@@ -158,8 +182,14 @@ func (k *Kptfile) SetPipeline(variant string, mutators, validators []*yaml.RNode
 				}
 			}
 		}
+		own := make([]*yaml.Node, 0, len(list.fns))
 		for _, fn := range list.fns {
-			kept = append(kept, fn.YNode())
+			own = append(own, fn.YNode())
+		}
+		if last {
+			kept = append(kept, own...)
+		} else {
+			kept = append(own, kept...)
 		}
 		if len(kept) == 0 {
 			if existing != nil {
@@ -198,10 +228,16 @@ const PackageContextFile = "package-context.yaml"
 
 // SetPackageContext sets and removes keys of the package-context ConfigMap's
 // data, as Porch's PackageVariant does; the package's name is Porch's.
+// A package without the file (one not in a deployment Repository) is an
+// error a person acts on, as Porch's PackageVariant reports it: forkline
+// does not make a deployment package of it.
 func SetPackageContext(resources, data map[string]string, removeKeys []string) error {
-	content, ok := resources[PackageContextFile]
-	if !ok || (len(data) == 0 && len(removeKeys) == 0) {
+	if len(data) == 0 && len(removeKeys) == 0 {
 		return nil
+	}
+	content, ok := resources[PackageContextFile]
+	if !ok {
+		return fmt.Errorf("packageContext is set, but the package has no %q: Porch writes it only into packages of a deployment Repository (spec.deployment: true); make the downstream Repository one, or remove packageContext", PackageContextFile)
 	}
 	n, err := yaml.Parse(content)
 	if err != nil {
@@ -217,16 +253,16 @@ func SetPackageContext(resources, data map[string]string, removeKeys []string) e
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if k == "name" {
-			return fmt.Errorf("packageContext.data cannot set %q: Porch owns the package name", k)
+		if k == "name" || k == "package-path" {
+			return fmt.Errorf("packageContext.data cannot set %q: Porch sets it", k)
 		}
 		if err := d.PipeE(yaml.SetField(k, yaml.NewStringRNode(data[k]))); err != nil {
 			return err
 		}
 	}
 	for _, k := range removeKeys {
-		if k == "name" {
-			return fmt.Errorf("packageContext.removeKeys cannot remove %q: Porch owns the package name", k)
+		if k == "name" || k == "package-path" {
+			return fmt.Errorf("packageContext.removeKeys cannot remove %q: Porch sets it", k)
 		}
 		if _, err := d.Pipe(yaml.Clear(k)); err != nil {
 			return err

@@ -53,7 +53,7 @@ func TestKptfileEdits(t *testing.T) {
 		t.Fatal(err) // a second call updates the one condition
 	}
 	fn, _ := yaml.Parse("name: forkline.app.bump-version.0\nimage: ghcr.io/forkline/bump-version:v0.1.0\n")
-	if err := kf.SetPipeline("app", []*yaml.RNode{fn}, nil); err != nil {
+	if err := kf.SetPipeline("app", []*yaml.RNode{fn}, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	out, err := kf.String()
@@ -80,6 +80,36 @@ func TestKptfileEdits(t *testing.T) {
 	}
 	if unmet := kf.UnmetGates(); len(unmet) != 0 {
 		t.Errorf("unmet gates %+v, want none", unmet)
+	}
+}
+
+// The variant's functions go first, as Porch's PackageVariant puts them,
+// or last when asked; the package's own keep their order either way.
+func TestPipelinePosition(t *testing.T) {
+	for _, c := range []struct {
+		last bool
+		want []string
+	}{
+		{false, []string{"forkline.app.a.0", "forkline.app.b.1", "set-labels"}},
+		{true, []string{"set-labels", "forkline.app.a.0", "forkline.app.b.1"}},
+	} {
+		kf, err := ParseKptfile(cloned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := yaml.Parse("name: forkline.app.a.0\nimage: a\n")
+		b, _ := yaml.Parse("name: forkline.app.b.1\nimage: b\n")
+		if err := kf.SetPipeline("app", []*yaml.RNode{a, b}, nil, c.last); err != nil {
+			t.Fatal(err)
+		}
+		seq, _ := kf.node.Pipe(yaml.Lookup("pipeline", "mutators"))
+		var got []string
+		for _, n := range seq.Content() {
+			got = append(got, scalar(yaml.NewRNode(n), "name"))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("last %v: mutators %v, want %v", c.last, got, c.want)
+		}
 	}
 }
 
@@ -168,6 +198,7 @@ func TestSetPackageContext(t *testing.T) {
 		"set and remove":        {data: map[string]string{"region": "eu", "tier": "1"}, remove: []string{"stale"}, want: []string{"region: eu", `tier: "1"`, "name: app"}, gone: []string{"stale"}},
 		"the name is Porch's":   {data: map[string]string{"name": "other"}, wantErr: `cannot set "name"`},
 		"nor can it be removed": {remove: []string{"name"}, wantErr: `cannot remove "name"`},
+		"nor the package path":  {remove: []string{"package-path"}, wantErr: `cannot remove "package-path"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -194,10 +225,16 @@ func TestSetPackageContext(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a package without the file is left alone", func(t *testing.T) {
+	// As Porch's PackageVariant: a package outside a deployment
+	// Repository has no package context to edit, and that is said.
+	t.Run("a package without the file", func(t *testing.T) {
 		res := map[string]string{}
-		if err := SetPackageContext(res, map[string]string{"a": "b"}, nil); err != nil || len(res) != 0 {
+		err := SetPackageContext(res, map[string]string{"a": "b"}, nil)
+		if err == nil || !strings.Contains(err.Error(), `no "package-context.yaml"`) || len(res) != 0 {
 			t.Errorf("err %v, resources %v", err, res)
+		}
+		if err := SetPackageContext(res, nil, nil); err != nil {
+			t.Errorf("an empty packageContext: %v", err)
 		}
 	})
 }

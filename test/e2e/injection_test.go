@@ -67,7 +67,8 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 	}
 	got := v.waitVariant("first sync proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
 	res := v.draftResources(got.Status.Sync.Draft)
-	mustContain(t, "injected region.yaml", res["region.yaml"], "region: eu-west-1", "kpt.dev/injected-resource-name")
+	mustContain(t, "injected region.yaml", res["region.yaml"], "region: eu-west-1")
+	injectedIs(t, res["region.yaml"], "eu-west")
 	mustContain(t, "Kptfile", res["Kptfile"], "name: forkline.web.bump-version.0", "conditionType: config.injection.ConfigMap.region-config")
 	mustContain(t, "rendered deployment.yaml (bump-version ran in Porch)", res["deployment.yaml"], "image: registry.example.com/web:1.0.0")
 	draft := &porchv1alpha1.PackageRevision{}
@@ -196,4 +197,97 @@ func (v *variantTest) downstreamOf(repo string) []porchv1alpha1.PackageRevision 
 		}
 	}
 	return out
+}
+
+// TestInjectionAsPorchDoes: a required injection point is gated as Porch's
+// PackageVariant gates it, whether or not the variant has injectors: the
+// draft carries the readiness gate with Porch's condition (False,
+// NoResourceSelected, "no injectors defined"), is not proposed, and the
+// variant names the point; an injector that fills it gets the draft
+// proposed with Porch's ConfigInjected condition and annotation.
+func TestInjectionAsPorchDoes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	v := &variantTest{t: t, ctx: ctx, ns: "injp-e2e", key: client.ObjectKey{Namespace: "injp-e2e", Name: "web"}}
+	if err := env.PushReleases("injp-upstream", "web", webRelease("1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, v.ns, "injp-upstream", "web", "v1.0.0", "injp-downstream")
+	region := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "eu-west"}, Data: map[string]string{"region": "eu-west-1"}}
+	if err := env.Client.Create(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	stop := startManager(t)
+	defer stop()
+
+	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "web"}}
+	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: "injp-upstream", Package: "web"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.x"}}
+	pv.Spec.Downstream = v1.Downstream{Repo: "injp-downstream"}
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	got := v.waitVariant("the unfilled point stated", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		return pv.Status.Sync != nil && pv.Status.Sync.Phase == v1.PhaseFailed
+	})
+	ready := readyOf(got)
+	t.Logf("no injectors: Ready=%s %s: %s", ready.Status, ready.Reason, ready.Message)
+	if ready.Reason != "NoResourceSelected" {
+		t.Errorf("Ready reason %q, want NoResourceSelected", ready.Reason)
+	}
+	mustContain(t, "the variant's status", ready.Message, `ConfigMap "region-config" (NoResourceSelected: no injectors defined)`, "spec.injectors", "not proposed")
+	draft := &porchv1alpha1.PackageRevision{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: v.ns, Name: got.Status.Sync.Draft}, draft); err != nil {
+		t.Fatal(err)
+	}
+	if draft.Spec.Lifecycle != porchv1alpha1.PackageRevisionLifecycleDraft {
+		t.Errorf("the draft with an unfilled required point is %s, want Draft", draft.Spec.Lifecycle)
+	}
+	mustContain(t, "the draft's Kptfile", v.draftResources(draft.Name)["Kptfile"],
+		"conditionType: config.injection.ConfigMap.region-config", "reason: NoResourceSelected", "message: no injectors defined", `status: "False"`)
+
+	// An injector that fills it: the same draft, filled and proposed.
+	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) { pv.Spec.Injectors = []v1.Injector{{Name: "eu-west"}} })
+	got = v.waitVariant("filled and proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.0"))
+	res := v.draftResources(got.Status.Sync.Draft)
+	t.Logf("with an injector: %s", got.Status.Sync.Message)
+	mustContain(t, "region.yaml", res["region.yaml"], "region: eu-west-1")
+	injectedIs(t, res["region.yaml"], "eu-west")
+	mustContain(t, "the draft's Kptfile", res["Kptfile"], "reason: ConfigInjected", `message: injected resource "eu-west" from cluster`, `status: "True"`)
+	if strings.Contains(res["region.yaml"], "injected-resource-name") {
+		t.Errorf("region.yaml carries forkline's old annotation:\n%s", res["region.yaml"])
+	}
+
+	// packageContext on a downstream that is no deployment Repository:
+	// there is no package-context.yaml to edit, and that is said, as
+	// Porch's PackageVariant says it.
+	ctxVariant := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "web-ctx"}}
+	ctxVariant.Spec = *pv.Spec.DeepCopy()
+	ctxVariant.Spec.Downstream.Package = "web-ctx"
+	ctxVariant.Spec.Injectors = []v1.Injector{{Name: "eu-west"}}
+	ctxVariant.Spec.PackageContext = &v1.PackageContext{Data: map[string]string{"tier": "gold"}}
+	if err := env.Client.Create(ctx, ctxVariant); err != nil {
+		t.Fatal(err)
+	}
+	cv := &variantTest{t: t, ctx: ctx, ns: v.ns, key: client.ObjectKeyFromObject(ctxVariant)}
+	stated := cv.waitVariant("packageContext without package-context.yaml stated", 2*time.Minute, func(pv *v1.PackageVariant) bool {
+		r := readyOf(pv)
+		return r != nil && r.Reason == "MutationFailed"
+	})
+	t.Logf("packageContext on a plain Repository: %s", readyOf(stated).Message)
+	mustContain(t, "the variant's status", readyOf(stated).Message, `no "package-context.yaml"`, "deployment Repository")
+}
+
+// injectedIs checks Porch's annotation of an injection point names the
+// object injected (quoted or not, as the YAML writer chose).
+func injectedIs(t *testing.T, content, name string) {
+	t.Helper()
+	for _, line := range strings.Split(content, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "kpt.dev/injected-resource:"); ok {
+			if strings.Trim(strings.TrimSpace(v), `'"`) != name {
+				t.Errorf("kpt.dev/injected-resource is %s, want %s", v, name)
+			}
+			return
+		}
+	}
+	t.Errorf("no kpt.dev/injected-resource annotation:\n%s", content)
 }

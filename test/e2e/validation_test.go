@@ -57,6 +57,23 @@ func rejections() []rejection {
 			}(),
 			want: "a package path is names separated by '/', each of letters",
 		},
+		// Porch's PackageVariant refuses them too: Porch sets both.
+		"packageContext removing package-path": {
+			obj: func() client.Object {
+				pv := validVariant("pc-remove")
+				pv.Spec.PackageContext = &v1.PackageContext{RemoveKeys: []string{"region", "package-path"}}
+				return pv
+			}(),
+			want: `must not contain the key "name" or "package-path"`,
+		},
+		"packageContext setting name": {
+			obj: func() client.Object {
+				pv := validVariant("pc-name")
+				pv.Spec.PackageContext = &v1.PackageContext{Data: map[string]string{"name": "other"}}
+				return pv
+			}(),
+			want: `must not contain the key "name" or "package-path"`,
+		},
 		"health check in another namespace": {
 			obj: func() client.Object {
 				pv := validVariant("hc-elsewhere")
