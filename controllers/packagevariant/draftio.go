@@ -60,6 +60,10 @@ func (r *Reconciler) write(ctx context.Context, s *scope, prr *porchv1alpha1.Pac
 		if err := r.recordCommit(ctx, s, "", judged); err != nil {
 			return err
 		}
+		// Porch v1.4+ commits that metadata write: the draft's new commit
+		// is forkline's own (the write held only at the judged one), and
+		// the content write goes on top of it.
+		judged = s.draft.ResourceVersion
 	}
 	prr.ResourceVersion = judged
 	if err := r.send(ctx, s, prr); err != nil {
@@ -219,8 +223,14 @@ func (r *Reconciler) recordCommit(ctx context.Context, s *scope, commit, at stri
 			delete(draft.Annotations, v1.AnnotationWrittenFiles)
 		} else {
 			draft.Annotations[v1.AnnotationCommit] = commit
-			if s.written != "" {
+			switch {
+			case s.written != "":
 				draft.Annotations[v1.AnnotationWrittenFiles] = s.written
+			case s.prr != nil && s.prr.Name == s.draft.Name && s.prr.ResourceVersion == commit:
+				// The files at that commit, as read: Porch v1.4+ commits
+				// this record too, and only the files then tell its
+				// commit from a person's.
+				draft.Annotations[v1.AnnotationWrittenFiles] = porch.FileDigests(s.prr.Spec.Resources)
 			}
 		}
 		recordPerson(s, draft)

@@ -45,8 +45,7 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	switch {
 	case apierrors.IsNotFound(err):
 		// Just created or just deleted: the next look (checkDeleted) tells.
-		s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", s.draft.Name))
-		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		return r.draftNotServed(s), nil
 	case err != nil:
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
 	}
@@ -137,6 +136,33 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		s.personFiles = changedByPerson(s.draft, s.prr.Spec.Resources)
 	}
 	return ctrl.Result{}, nil
+}
+
+// draftNotServed: the cache lists the draft and Porch answers NotFound for
+// it. Briefly, a draft just created or deleted. Lastingly, Porch v1.5 lost
+// it: a draft created while Porch re-listed its Repository is dropped from
+// Porch's own cache, though its branch and record stay, until the
+// Repository's git next changes (measured on the stack, 1 draft in 50 at a
+// 10 s sync period). forkline makes no second draft beside it: it says so,
+// and looks again with backoff, as for an outage.
+func (r *Reconciler) draftNotServed(s *scope) ctrl.Result {
+	sync := s.pv.Status.Sync
+	if sync == nil || sync.Draft != s.draft.Name {
+		s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", s.draft.Name))
+		return ctrl.Result{RequeueAfter: 2 * time.Second}
+	}
+	if sync.MissingSince == nil {
+		now := metav1.NewTime(s.now)
+		sync.MissingSince = &now
+	}
+	missing := s.now.Sub(sync.MissingSince.Time)
+	if missing < draftVisibleWithin {
+		s.end(status.Progressing, "DraftNotVisible", fmt.Sprintf("waiting for Porch to show draft %s", s.draft.Name))
+		return ctrl.Result{RequeueAfter: 2 * time.Second}
+	}
+	s.end(status.Unavailable, "DraftNotServed", fmt.Sprintf("Porch lists draft %s in its watch but answers NotFound for it since %s: Porch lost it from its cache (Porch v1.5 does so for a draft created while it re-lists Repository %q, until that repository's git next changes); forkline makes no second draft and looks again with backoff. Any new revision in %q, or a restart of porch-server, brings it back",
+		s.draft.Name, sync.MissingSince.UTC().Format(time.RFC3339), s.pv.Spec.Downstream.Repo, s.pv.Spec.Downstream.Repo))
+	return ctrl.Result{RequeueAfter: min(missing/2, 2*time.Minute)}
 }
 
 // changedByPerson names what a person changed in a draft forkline wrote:
