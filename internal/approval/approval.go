@@ -65,31 +65,81 @@ func minutes(hhmm string) (int, error) {
 	return hours*60 + mins, nil
 }
 
+// open says whether the window's wall clock at t shows a time inside it:
+// on one of its days, from Start until End; past midnight, until End on
+// the day after. This is the rule whatever the zone's clock does: an hour
+// a daylight-saving change skips is not in the window (and a window the
+// change cuts into opens when the clock comes back into it), an hour it
+// repeats is in the window both times.
+func (w Window) open(t time.Time) bool {
+	local := t.In(w.Loc)
+	mins := local.Hour()*60 + local.Minute()
+	day := local.Weekday()
+	if w.Start < w.End {
+		return w.on(day) && mins >= w.Start && mins < w.End
+	}
+	return (w.on(day) && mins >= w.Start) || (w.on((day+6)%7) && mins < w.End)
+}
+
+// on says whether the window opens on day.
+func (w Window) on(day time.Weekday) bool { return len(w.Days) == 0 || w.Days[day] }
+
+// maxClockJump bounds how far a daylight-saving change moves the wall
+// clock (Troll's is two hours).
+const maxClockJump = 3 * time.Hour
+
 // at reports whether the window is open at now, and else when it next
-// opens. Each opening is computed from its local calendar day with
-// time.Date, so a daylight-saving change moves it with the wall clock.
+// opens: the first minute after now at which open holds. A day's opening
+// is its start placed with time.Date on its local calendar day; on a day
+// the zone's clock changes near or inside the window, the clock may skip
+// the start, pass it twice, or come back into the window after it closed,
+// so there the first open minute is looked for minute by minute.
 func (w Window) at(now time.Time) (open bool, next time.Time) {
+	if w.open(now) {
+		return true, time.Time{}
+	}
 	local := now.In(w.Loc)
 	y, m, d := local.Date()
-	for offset := -1; offset <= 8; offset++ {
-		day := time.Date(y, m, d+offset, 0, 0, 0, 0, w.Loc)
-		if len(w.Days) > 0 && !w.Days[day.Weekday()] {
-			continue
-		}
+	after := now.Truncate(time.Minute).Add(time.Minute)
+	for offset := 0; offset <= 8; offset++ {
 		start := time.Date(y, m, d+offset, 0, w.Start, 0, 0, w.Loc)
 		endDay := d + offset
 		if w.End <= w.Start {
-			endDay++ // past midnight
+			endDay++
 		}
 		end := time.Date(y, m, endDay, 0, w.End, 0, 0, w.Loc)
-		if !now.Before(start) && now.Before(end) {
-			return true, time.Time{}
+		from, to := start.Add(-maxClockJump), end.Add(maxClockJump)
+		var opens time.Time
+		if offsetAt(from) == offsetAt(to) {
+			if w.open(start) && start.After(now) {
+				opens = start
+			}
+		} else {
+			for t := later(from, after); t.Before(to); t = t.Add(time.Minute) {
+				if w.open(t) {
+					opens = t
+					break
+				}
+			}
 		}
-		if start.After(now) && (next.IsZero() || start.Before(next)) {
-			next = start
+		if !opens.IsZero() && (next.IsZero() || opens.Before(next)) {
+			next = opens
 		}
 	}
 	return false, next
+}
+
+// offsetAt is the zone's offset from UTC at t, in t's location.
+func offsetAt(t time.Time) int {
+	_, offset := t.Zone()
+	return offset
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Input is what the gates look at.

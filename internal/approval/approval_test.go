@@ -153,3 +153,81 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowsAcrossEveryClockChange checks the window minute by minute
+// around daylight-saving changes of every kind against the wall-clock
+// rule (is the zone's clock showing a time inside the window on a listed
+// day?): a skipped midnight (Santiago), a half-hour change repeating an
+// hour (Lord Howe), a two-hour jump (Troll), an odd offset (Kathmandu),
+// and the common ones. At every minute the window must be open exactly
+// when the rule says, and when closed, say the first minute it opens.
+func TestWindowsAcrossEveryClockChange(t *testing.T) {
+	days := func(ds ...string) []string { return ds }
+	for _, c := range []struct {
+		zone       string
+		from       string // UTC; three days are checked from here
+		days       []string
+		start, end string
+	}{
+		{"America/Santiago", "2026-09-04 12:00", days("Sunday"), "00:00", "06:00"},
+		{"America/Santiago", "2026-09-04 12:00", days("Saturday"), "22:00", "24:00"},
+		{"America/Santiago", "2026-09-04 12:00", nil, "23:30", "00:30"},
+		{"America/Santiago", "2027-04-02 12:00", days("Saturday", "Sunday"), "23:00", "01:00"},
+		{"Australia/Lord_Howe", "2027-04-02 00:00", nil, "01:30", "02:00"},
+		{"Australia/Lord_Howe", "2026-10-02 00:00", nil, "02:00", "02:30"},
+		{"Antarctica/Troll", "2027-03-26 12:00", nil, "01:00", "03:30"},
+		{"Antarctica/Troll", "2026-10-23 12:00", days("Sunday"), "00:30", "02:30"},
+		{"Asia/Kathmandu", "2026-11-24 00:00", days("Tuesday"), "09:00", "17:00"},
+		{"Europe/Berlin", "2026-03-27 12:00", nil, "02:00", "03:00"},
+		{"Europe/Berlin", "2026-10-23 12:00", days("Sunday"), "02:15", "02:45"},
+		{"America/New_York", "2026-11-30 00:00", days("Monday", "Friday"), "09:00", "17:00"},
+	} {
+		w := mustWindow(t, c.days, c.start, c.end, c.zone)
+		from, err := time.Parse("2006-01-02 15:04", c.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const minutes = 3 * 24 * 60
+		// first[i] is the first minute after minute i at which the rule
+		// says open (zero when not within the checked days).
+		first := make([]time.Time, minutes)
+		for i := minutes - 2; i >= 0; i-- {
+			if next := from.Add(time.Duration(i+1) * time.Minute); wallClockOpen(w, next) {
+				first[i] = next
+			} else {
+				first[i] = first[i+1]
+			}
+		}
+		wrong := 0
+		for i := range minutes - 1 {
+			now := from.Add(time.Duration(i) * time.Minute)
+			open, next := w.at(now)
+			want := wallClockOpen(w, now)
+			switch {
+			case open != want:
+				t.Errorf("%s %s-%s %v at %s: open %v, the wall clock says %v", c.zone, c.start, c.end, c.days, now.In(w.Loc).Format("Mon 2006-01-02 15:04 -0700"), open, want)
+			case !open && !first[i].IsZero() && !next.Equal(first[i]):
+				t.Errorf("%s %s-%s %v at %s: next opens %s, the wall clock opens it at %s", c.zone, c.start, c.end, c.days, now.In(w.Loc).Format("Mon 2006-01-02 15:04 -0700"),
+					next.In(w.Loc).Format("Mon 2006-01-02 15:04 -0700"), first[i].In(w.Loc).Format("Mon 2006-01-02 15:04 -0700"))
+			default:
+				continue
+			}
+			if wrong++; wrong == 5 {
+				break
+			}
+		}
+	}
+}
+
+// wallClockOpen is the rule, stated on its own: the local weekday and
+// time of day t shows, against the window's days and hours.
+func wallClockOpen(w Window, t time.Time) bool {
+	local := t.In(w.Loc)
+	hhmm := local.Hour()*60 + local.Minute()
+	listed := func(d time.Weekday) bool { return len(w.Days) == 0 || w.Days[d] }
+	if w.Start < w.End {
+		return listed(local.Weekday()) && w.Start <= hhmm && hhmm < w.End
+	}
+	yesterday := local.AddDate(0, 0, -1).Weekday()
+	return listed(local.Weekday()) && hhmm >= w.Start || listed(yesterday) && hhmm < w.End
+}

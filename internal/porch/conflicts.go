@@ -57,10 +57,13 @@ func RenderConflicts(from, to string, conflicts []merge.Conflict) (string, error
 }
 
 // Unresolved counts the entries of a conflicts resource not yet resolved.
+// The resource is read strictly: a key a person misspelled (conflict: for
+// conflicts:, resolve: for resolved:) is an error to fix, never an entry
+// that is not there, nor one resolved.
 func Unresolved(content string) (int, error) {
 	var doc ConflictsDoc
-	if err := yaml.Unmarshal([]byte(content), &doc); err != nil {
-		return 0, fmt.Errorf("reading %s: %w", ConflictsFile, err)
+	if err := yaml.UnmarshalStrict([]byte(content), &doc); err != nil {
+		return 0, fmt.Errorf("reading %s: %w; fix the key, or delete the file once every conflict is resolved", ConflictsFile, err)
 	}
 	n := 0
 	for _, c := range doc.Spec.Conflicts {

@@ -162,6 +162,9 @@ func TestConflictsFile(t *testing.T) {
 		"one resolved":    {content: strings.Replace(content, "resolved: false", "resolved: true", 1), want: 1},
 		"all resolved":    {content: strings.ReplaceAll(content, "resolved: false", "resolved: true"), want: 0},
 		"mangled by hand": {content: "spec: [", wantErr: true},
+		// A person's typo is not a resolution.
+		"conflicts misspelled": {content: strings.Replace(content, "  conflicts:", "  conflict:", 1), wantErr: true},
+		"resolved misspelled":  {content: strings.Replace(content, "resolved: false", "resolve: true", 1), wantErr: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
