@@ -9,10 +9,12 @@
 package packagevariant
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
@@ -26,6 +28,7 @@ import (
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/release"
 	"github.com/forkline/forkline/internal/status"
+	"github.com/forkline/forkline/internal/upstream"
 )
 
 // resolve reads the upstream's releases and the downstream's state through
@@ -104,6 +107,16 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 	if exists && !owned && pv.Spec.EffectiveAdoptionPolicy() == v1.AdoptNone {
 		stall(s, "NotAdopted", fmt.Sprintf("package %q already exists in Repository %q and forkline did not create it; set adoptionPolicy: adoptExisting to take it over", pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo))
 		return ctrl.Result{}, nil
+	}
+	if exists && !owned && s.published != nil {
+		foreign, err := r.clonedElsewhere(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if foreign != "" {
+			stall(s, "NotAdopted", foreign)
+			return ctrl.Result{}, nil
+		}
 	}
 	if sel.Target == nil && s.published != nil && hasMutations(pv) {
 		if err := r.detectConfigDrift(ctx, s, revisions); err != nil {
@@ -278,4 +291,38 @@ func (r *Reconciler) recordPublished(s *scope) {
 	if len(pv.Status.History) > 10 {
 		pv.Status.History = pv.Status.History[:10]
 	}
+}
+
+// clonedElsewhere says why a package forkline would adopt is not of the
+// variant's upstream: its Kptfile names another git repository or
+// directory. Its lock is no release of this upstream, so forkline must not
+// read it as one (a "moved tag") nor merge this upstream into it. Judged
+// once per commit of the revision; "" when it is this upstream's, or
+// names none.
+func (r *Reconciler) clonedElsewhere(ctx context.Context, s *scope) (string, error) {
+	pv, pr := s.pv, s.published
+	key := "adopt:" + pv.Namespace + "/" + pr.Name + "@" + pr.ResourceVersion + ":" + pv.Spec.Upstream.Repo + "/" + pv.Spec.Upstream.Package
+	if known, ok := r.diagnosed.Get(key); ok {
+		return known.(string), nil
+	}
+	files, err := r.resources(ctx, pv.Namespace, pr.Name)
+	if err != nil {
+		return "", err
+	}
+	verdict := ""
+	if kf, err := porch.ParseKptfile(files[porch.KptfileName]); err == nil && s.upstreamRepo != nil && s.upstreamRepo.Spec.Git != nil {
+		repo, dir := kf.UpstreamGit()
+		wantRepo, wantDir := s.upstreamRepo.Spec.Git.Repo, upstream.Dir(s.upstreamRepo.Spec.Git.Directory, pv.Spec.Upstream.Package)
+		if repo != "" && (normalGitURL(repo) != normalGitURL(wantRepo) || strings.Trim(dir, "/") != wantDir) {
+			verdict = fmt.Sprintf("package %q in Repository %q was cloned from %s (directory %s), not from this variant's upstream %s (directory %s); forkline adopts only a package of its own upstream and writes nothing into this one: point spec.upstream at that package, or choose another downstream package",
+				pv.Spec.DownstreamPackage(), pv.Spec.Downstream.Repo, repo, cmp.Or(strings.Trim(dir, "/"), "/"), wantRepo, cmp.Or(wantDir, "/"))
+		}
+	}
+	r.diagnosed.Add(key, verdict)
+	return verdict, nil
+}
+
+// normalGitURL drops what does not change which repository a URL names.
+func normalGitURL(url string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(url), "/"), ".git")
 }

@@ -152,12 +152,9 @@ func sameGitPackage(a, b *configapi.Repository) bool {
 	if a.Spec.Git == nil || b.Spec.Git == nil {
 		return false
 	}
-	norm := func(url string) string {
-		return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(url), "/"), ".git")
-	}
 	dir := func(d string) string { return strings.Trim(d, "/") }
 	branch := func(b string) string { return cmp.Or(b, "main") } // Porch's default
-	return norm(a.Spec.Git.Repo) == norm(b.Spec.Git.Repo) && branch(a.Spec.Git.Branch) == branch(b.Spec.Git.Branch) && dir(a.Spec.Git.Directory) == dir(b.Spec.Git.Directory)
+	return normalGitURL(a.Spec.Git.Repo) == normalGitURL(b.Spec.Git.Repo) && branch(a.Spec.Git.Branch) == branch(b.Spec.Git.Branch) && dir(a.Spec.Git.Directory) == dir(b.Spec.Git.Directory)
 }
 
 // trackFor reads the variant's track, validating its constraint.

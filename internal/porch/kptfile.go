@@ -44,6 +44,19 @@ func (k *Kptfile) UpstreamRef() string {
 	return v.YNode().Value
 }
 
+// UpstreamGit is the git repository and directory the package was cloned
+// from (upstreamLock, else upstream); "" for a package with none.
+func (k *Kptfile) UpstreamGit() (repo, directory string) {
+	for _, section := range []string{"upstreamLock", "upstream"} {
+		if g, _ := k.node.Pipe(yaml.Lookup(section, "git")); g != nil {
+			if repo = scalar(g, "repo"); repo != "" {
+				return repo, scalar(g, "directory")
+			}
+		}
+	}
+	return "", ""
+}
+
 // SetUpstream points upstream and upstreamLock at a new ref and commit,
 // keeping the repo and directory Porch's clone recorded.
 func (k *Kptfile) SetUpstream(ref, commit string) error {

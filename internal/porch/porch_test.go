@@ -43,6 +43,14 @@ func TestKptfileEdits(t *testing.T) {
 	if got := kf.UpstreamRef(); got != "app/v1.21.2" {
 		t.Errorf("UpstreamRef() = %q", got)
 	}
+	if repo, dir := kf.UpstreamGit(); repo != "http://127.0.0.1:1/upstream.git" || dir != "app" {
+		t.Errorf("UpstreamGit() = %q, %q", repo, dir)
+	}
+	if none, _ := ParseKptfile("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: app\n"); none != nil {
+		if repo, _ := none.UpstreamGit(); repo != "" {
+			t.Errorf("a package with no upstream: UpstreamGit() = %q", repo)
+		}
+	}
 	if err := kf.SetUpstream("app/v1.21.3", "bbbb"); err != nil {
 		t.Fatal(err)
 	}
