@@ -27,12 +27,22 @@ data:
   region: placeholder
 `
 
+// webRelease is the web package with an optional injection point, as
+// most tests use it: a variant without injectors proposes it as it is.
 func webRelease(version string) devstack.Release {
 	return devstack.Release{Version: version, Files: map[string]string{
 		"Kptfile":         "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: web\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n",
 		"deployment.yaml": strings.ReplaceAll(webDeployment, "1.21.2", "0.0.1"),
-		"region.yaml":     webRegionConfig,
+		"region.yaml":     strings.Replace(webRegionConfig, "config-injection: required", "config-injection: optional", 1),
 	}}
+}
+
+// webRequiredRelease is the web package whose injection point is
+// required: its draft waits for an injector that fills it.
+func webRequiredRelease(version string) devstack.Release {
+	r := webRelease(version)
+	r.Files["region.yaml"] = webRegionConfig
+	return r
 }
 
 // TestPackageVariantStepsInjectionAndMoves: a variant with a step and an
@@ -43,7 +53,7 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	v := &variantTest{t: t, ctx: ctx, ns: "inj-e2e", key: client.ObjectKey{Namespace: "inj-e2e", Name: "web"}}
-	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.0")); err != nil {
+	if err := env.PushReleases("inj-upstream", "web", webRequiredRelease("1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	registerRepos(ctx, t, v.ns, "inj-upstream", "web", "v1.0.0", "inj-downstream")
@@ -100,11 +110,11 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 
 	// Upstream releases 1.0.1, then 1.0.2 before anyone approves: the
 	// untouched proposal for 1.0.1 moves to 1.0.2.
-	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.1")); err != nil {
+	if err := env.PushReleases("inj-upstream", "web", webRequiredRelease("1.0.1")); err != nil {
 		t.Fatal(err)
 	}
 	first := v.waitVariant("1.0.1 proposed", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.1"))
-	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.2")); err != nil {
+	if err := env.PushReleases("inj-upstream", "web", webRequiredRelease("1.0.2")); err != nil {
 		t.Fatal(err)
 	}
 	v.waitVariant("moved to 1.0.2", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.0.2"))
@@ -126,7 +136,7 @@ func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 	if err := env.Client.Update(ctx, prr); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.PushReleases("inj-upstream", "web", webRelease("1.0.3")); err != nil {
+	if err := env.PushReleases("inj-upstream", "web", webRequiredRelease("1.0.3")); err != nil {
 		t.Fatal(err)
 	}
 	got = v.waitVariant("edited draft left alone", 2*time.Minute, func(pv *v1.PackageVariant) bool {
@@ -209,7 +219,7 @@ func TestInjectionAsPorchDoes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	v := &variantTest{t: t, ctx: ctx, ns: "injp-e2e", key: client.ObjectKey{Namespace: "injp-e2e", Name: "web"}}
-	if err := env.PushReleases("injp-upstream", "web", webRelease("1.0.0")); err != nil {
+	if err := env.PushReleases("injp-upstream", "web", webRequiredRelease("1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	registerRepos(ctx, t, v.ns, "injp-upstream", "web", "v1.0.0", "injp-downstream")
