@@ -92,8 +92,7 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		// or policy deleted with deletionPolicy delete, then applied
 		// again). Their fate is a person's call; their deletion wakes the
 		// variant.
-		setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch refuses to clone upstream %s into Repository %q: it still holds %s of package %q; approve their deletion (porchctl rpkg del NAME -n %s) and forkline clones %s anew, or reject it (porchctl rpkg reject NAME -n %s) to keep them",
-			target.Revision, pv.Spec.Downstream.Repo, describeRevisions(s.downstream), pv.Spec.DownstreamPackage(), pv.Namespace, target.Revision, pv.Namespace))
+		setPhase(s, v1.PhaseFailed, cloneRefused(s))
 		s.done = true
 		return ctrl.Result{}, nil
 	case refusedByPorch(err):
@@ -265,17 +264,25 @@ func heldRelative(key, target string) string {
 	return "upstream " + held + " with the variant's earlier steps or injected config"
 }
 
-// describeRevisions names a package's revisions with their lifecycles,
-// placeholders left out: "pdel-a.app.v1 (DeletionProposed)".
-func describeRevisions(prs []porchv1alpha1.PackageRevision) string {
-	var names []string
-	for i := range prs {
-		if !porch.Placeholder(&prs[i]) {
-			names = append(names, fmt.Sprintf("%s (%s)", prs[i].Name, prs[i].Spec.Lifecycle))
+// cloneRefused says what keeps Porch v1.4+ from cloning the target into
+// a Repository that still holds the package, and what a person can do.
+func cloneRefused(s *scope) string {
+	pv, target := s.pv, s.selection.Target
+	var revisions, branches []string
+	for i := range s.downstream {
+		pr := &s.downstream[i]
+		if porch.Placeholder(pr) {
+			branches = append(branches, fmt.Sprintf("%s (%s)", pr.Spec.WorkspaceName, pr.Name))
+		} else {
+			revisions = append(revisions, fmt.Sprintf("%s (%s)", pr.Name, pr.Spec.Lifecycle))
 		}
 	}
-	if len(names) == 0 {
-		return "revisions"
+	msg := fmt.Sprintf("Porch refuses to clone upstream %s into Repository %q, which still holds package %q", target.Revision, pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())
+	if len(revisions) > 0 {
+		msg += fmt.Sprintf(": revisions %s; approve their deletion (porchctl rpkg del NAME -n %s) or reject it (porchctl rpkg reject NAME -n %s) to keep them", strings.Join(revisions, ", "), pv.Namespace, pv.Namespace)
 	}
-	return strings.Join(names, ", ")
+	if len(branches) > 0 {
+		msg += fmt.Sprintf("; the package is on branch %s: Porch v1.4+ keeps a package on its branch after its revisions are deleted and then makes new revisions of it only as copies, so remove its directory from that branch in git, or give the variant another downstream package", strings.Join(branches, ", "))
+	}
+	return msg
 }

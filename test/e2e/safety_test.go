@@ -367,22 +367,33 @@ func TestPolicyDeletionAppliesEachVariantsPolicy(t *testing.T) {
 	if err := env.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	wantWorkspace := "forkline-v1-21-2-2"
+	const wantWorkspace = "forkline-v1-21-2-2"
 	if env.Bin.PorchVersion != devstack.PorchOlder {
 		stuck := v.waitVariant("the revisions in the way named", 2*time.Minute, func(pv *v1.PackageVariant) bool {
 			return pv.Status.Sync != nil && pv.Status.Sync.Phase == v1.PhaseFailed
 		})
 		t.Logf("re-applied on Porch %s: %s", env.Bin.PorchVersion, stuck.Status.Sync.Message)
-		mustContain(t, "the re-applied variant", stuck.Status.Sync.Message, "Porch refuses to clone upstream v1.21.2", "pdel-a.app.v1 (DeletionProposed)", "porchctl rpkg del")
+		mustContain(t, "the re-applied variant", stuck.Status.Sync.Message, "Porch refuses to clone upstream v1.21.2", "(DeletionProposed)", "porchctl rpkg del", "branch main (pdel-a.app.main)")
 		if r := readyOf(stuck); r == nil || r.Reason != "Failed" {
 			t.Errorf("Ready = %+v, want False with reason Failed (kstatus Failed: a person must act)", r)
 		}
+		// Porch v1.4+ keeps the package on main after its revisions are
+		// deleted: the variant goes on naming what is in the way, and
+		// makes nothing.
 		for name, lc := range lifecycles(v, "pdel-a") {
 			if lc == porchv1alpha1.PackageRevisionLifecycleDeletionProposed {
 				v.porchctl("rpkg", "del", name)
 			}
 		}
-		wantWorkspace = "forkline-v1-21-2"
+		stuck = v.waitVariant("the branch named", time.Minute, func(pv *v1.PackageVariant) bool {
+			return pv.Status.Sync != nil && pv.Status.Sync.Phase == v1.PhaseFailed && !strings.Contains(pv.Status.Sync.Message, "DeletionProposed")
+		})
+		t.Logf("after the deletion, on Porch %s: %s", env.Bin.PorchVersion, stuck.Status.Sync.Message)
+		mustContain(t, "the re-applied variant", stuck.Status.Sync.Message, "branch main (pdel-a.app.main)", "remove its directory from that branch")
+		if drafts := lifecycles(v, "pdel-a"); len(drafts) != 0 {
+			t.Errorf("revisions made meanwhile: %v", drafts)
+		}
+		return
 	}
 	got = v.waitVariant("v1.21.2 proposed again", 2*time.Minute, phaseIs(v1.PhaseProposed, "v1.21.2"))
 	for _, pr := range v.downstreamOf("pdel-a") {
