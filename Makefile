@@ -42,10 +42,10 @@ test: verify $(STACK) $(GOTESTSUM) ## Run `make verify`, then every test (table 
 	$(MAKE) --no-print-directory test-porch-older
 
 # The compatibility leg: what a platform team still on Porch v1.3.0 relies
-# on (lifecycle, merge, conflicts, approval, the walk, moved tags, deletion
-# safety, an unreadable Porch stated), and the tests of what only v1.3.0
-# does (its merged create of a big package, its half-made drafts).
-OLDER_TESTS := ^(TestPackageVariantLifecycle|TestMergeMatchesPorchUpdate|TestChangesThatNeedAPerson|TestAutomaticApproval|TestWalkNeverSkipsAcrossRestarts|TestForceMovedTagKeepsPersonsEdit|TestMovedTargetOfAnOpenProposal|TestDeletionKeepsPublishedAndEditedWork|TestUnsupportedPorchIsStated|TestBigPackageUpgrade|TestManagerKilledAtRandomMoments|TestDraftCreateCutOffHalfWay)$$
+# on (lifecycle with its conflicts, merge, approval, the walk, moved tags, deletion
+# safety, an unreadable Porch stated), and the tests skipped on v1.5.8
+# (docs/install.md, Porch versions, says why).
+OLDER_TESTS := ^(TestPackageVariantLifecycle|TestMergeMatchesPorchUpdate|TestAutomaticApproval|TestWalkNeverSkipsAcrossRestarts|TestForceMovedTagKeepsPersonsEdit|TestDeletionKeepsPublishedAndEditedWork|TestUnsupportedPorchIsStated|TestBigPackageUpgrade|TestManagerKilledAtRandomMoments|TestDraftCreateCutOffHalfWay|TestFanOutFetchesOnce)$$
 
 .PHONY: test-porch-older
 test-porch-older: $(STACK) $(GOTESTSUM) ## Run the compatibility leg (OLDER_TESTS) on Porch v1.3.0.

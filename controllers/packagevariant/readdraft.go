@@ -25,6 +25,7 @@ import (
 	"github.com/forkline/forkline/internal/inject"
 	"github.com/forkline/forkline/internal/porch"
 	"github.com/forkline/forkline/internal/status"
+	"github.com/forkline/forkline/internal/upstream"
 )
 
 // readDraft reads the draft fresh from Porch (the cache can trail: every
@@ -102,6 +103,15 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	// stands, edited or not, until they propose it or ask for a retry.
 	if _, ok := s.draft.Annotations[v1.AnnotationProposed]; ok && (s.edited || !takeRetry(pv)) {
 		if pv.Status.Sync.Phase != v1.PhaseDeclined {
+			// A person's rejection only if git says so too: Porch v1.5
+			// can list a proposal as the Draft it was (its cache behind
+			// its git), and a rejection keeps the commit there.
+			if behind, err := r.stillProposedInGit(ctx, s); err != nil || behind != "" {
+				if err == nil {
+					s.end(status.Unavailable, "PorchBehindGit", behind)
+				}
+				return ctrl.Result{RequeueAfter: 10 * time.Second}, err
+			}
 			r.event(pv, corev1.EventTypeWarning, "ProposalRejected", "proposal %s for upstream %s was rejected by a person; forkline will not propose it again", s.draft.Name, target.Revision)
 		}
 		hint := resumeHint(pv, target.Revision)
@@ -136,6 +146,36 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		s.personFiles = changedByPerson(s.draft, s.prr.Spec.Resources)
 	}
 	return ctrl.Result{}, nil
+}
+
+// stillProposedInGit says, when the downstream's git still holds the
+// draft as proposed (its proposed/ branch), that Porch's Draft is Porch
+// behind its git, not a person's rejection; "" when git agrees with Porch
+// or cannot be asked (no git Repository, credentials forkline may not
+// read).
+func (r *Reconciler) stillProposedInGit(ctx context.Context, s *scope) (string, error) {
+	repo := s.downstreamRepo
+	if repo == nil || repo.Spec.Git == nil {
+		return "", nil
+	}
+	remote := upstream.Remote{URL: repo.Spec.Git.Repo}
+	if name := repo.Spec.Git.SecretRef.Name; name != "" {
+		secret, unreadable, err := r.secret(ctx, s.pv.Namespace, name)
+		if err != nil || unreadable != "" {
+			return "", err
+		}
+		remote.Username, remote.Password = string(secret.Data["username"]), string(secret.Data["password"])
+	}
+	branch := "proposed/" + s.draft.Spec.PackageName + "/" + string(s.draft.Spec.WorkspaceName)
+	proposed, err := upstream.HasBranch(ctx, remote, branch)
+	if err != nil {
+		return "", fmt.Errorf("asking git whether %s is still proposed: %w", s.draft.Name, err)
+	}
+	if !proposed {
+		return "", nil
+	}
+	return fmt.Sprintf("Porch shows proposal %s as a Draft, but git still holds it as proposed (branch %s of Repository %q): Porch's cache is behind its git, no person rejected it; waiting for Porch to catch up (any new revision in that repository, or a restart of porch-server, makes it re-read git)",
+		s.draft.Name, branch, s.pv.Spec.Downstream.Repo), nil
 }
 
 // draftNotServed: the cache lists the draft and Porch answers NotFound for

@@ -28,7 +28,8 @@ type scope struct {
 	// requeue asks to look again after this long even without an event.
 	requeue time.Duration
 
-	upstreamRepo *configapi.Repository // the upstream's Porch Repository
+	upstreamRepo   *configapi.Repository // the upstream's Porch Repository
+	downstreamRepo *configapi.Repository // the downstream's Porch Repository
 	// git is how forkline reads the upstream's history itself (nil: it
 	// cannot, gitOff says why).
 	git    *gitSource

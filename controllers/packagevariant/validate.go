@@ -65,6 +65,9 @@ func (r *Reconciler) validate(ctx context.Context, s *scope) (ctrl.Result, error
 		if repo == s.pv.Spec.Upstream.Repo {
 			s.upstreamRepo = r0.DeepCopy()
 		}
+		if repo == s.pv.Spec.Downstream.Repo {
+			s.downstreamRepo = r0.DeepCopy()
+		}
 		registered = append(registered, r0.DeepCopy())
 		if msg := porch.Unspoken(&r0); msg != "" {
 			stall(s, porch.ReasonUnsupported, msg)

@@ -559,6 +559,16 @@ func TestPrivateUpstream(t *testing.T) {
 // locked commits, the release notes) fetch it once per release, not once
 // per branch. Counted on the git server, by forkline's User-Agent.
 func TestFanOutFetchesOnce(t *testing.T) {
+	if env.Bin.PorchVersion != devstack.PorchOlder {
+		// 50 drafts created at once against Porch v1.5.8 syncing every
+		// 10 s meet its cache races: in two runs, one draft dropped from
+		// Porch's cache (forkline states it, DraftNotServed) and one
+		// proposal listed as the Draft it was (forkline now checks git
+		// before it calls that a rejection). What this test counts,
+		// forkline's own fetches, does not depend on Porch: the
+		// compatibility leg runs it on v1.3.0.
+		t.Skipf("Porch %s's cache races at 50 concurrent drafts (docs/install.md); the compatibility leg runs it on %s", env.Bin.PorchVersion, devstack.PorchOlder)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	const ns, upstreamRepo, branches = "fetch-e2e", "fetch-upstream", 50
