@@ -40,6 +40,7 @@ import (
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/devstack/smoke"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 func main() {
@@ -189,8 +190,7 @@ func measure(ctx context.Context, s *devstack.Stack, identity *rest.Config, mb, 
 	if err := parallel(porchRepos, func(repo string) error {
 		pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: repo + "-"}}
 		pr.Spec = porchv1alpha1.PackageRevisionSpec{PackageName: "big", RepositoryName: repo, WorkspaceName: "clone", Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft,
-			Tasks: []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
-				Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: base.Name}}}}}}
+			Tasks: porch.CloneTask(base.Name)}
 		return s.Client.Create(ctx, pr)
 	}); err != nil {
 		return r, err

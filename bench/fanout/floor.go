@@ -52,9 +52,7 @@ func newFloor(cfg *rest.Config, ns string) (*floor, error) {
 func (f *floor) fanOut(ctx context.Context, repos []string, pkg string, upstream *porchv1alpha1.PackageRevision, width int) ([]*porchv1alpha1.PackageRevision, error) {
 	out := make([]*porchv1alpha1.PackageRevision, len(repos))
 	err := parallel(len(repos), width, func(i int) error {
-		pr, err := f.create(ctx, repos[i], pkg, "v1", porchv1alpha1.Task{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
-			Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: upstream.Name}},
-		}})
+		pr, err := f.create(ctx, repos[i], pkg, "v1", porch.CloneTask(upstream.Name))
 		if err == nil {
 			err = f.propose(ctx, pr)
 		}
@@ -90,9 +88,7 @@ func (f *floor) upgrade(ctx context.Context, published []*porchv1alpha1.PackageR
 	}
 	return parallel(len(published), width, func(i int) error {
 		src := published[i]
-		pr, err := f.create(ctx, src.Spec.RepositoryName, src.Spec.PackageName, "v2", porchv1alpha1.Task{Type: porchv1alpha1.TaskTypeEdit, Edit: &porchv1alpha1.PackageEditTaskSpec{
-			Source: &porchv1alpha1.PackageRevisionRef{Name: src.Name},
-		}})
+		pr, err := f.create(ctx, src.Spec.RepositoryName, src.Spec.PackageName, "v2", porch.EditTask(src.Name))
 		if err != nil {
 			return err
 		}
@@ -122,12 +118,12 @@ func (f *floor) upgrade(ctx context.Context, published []*porchv1alpha1.PackageR
 	})
 }
 
-func (f *floor) create(ctx context.Context, repo, pkg, ws string, task porchv1alpha1.Task) (*porchv1alpha1.PackageRevision, error) {
+func (f *floor) create(ctx context.Context, repo, pkg, ws string, tasks []porchv1alpha1.Task) (*porchv1alpha1.PackageRevision, error) {
 	pr := &porchv1alpha1.PackageRevision{}
 	pr.Namespace = f.ns
 	pr.Spec = porchv1alpha1.PackageRevisionSpec{
 		PackageName: pkg, RepositoryName: repo, WorkspaceName: ws,
-		Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft, Tasks: []porchv1alpha1.Task{task},
+		Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft, Tasks: tasks,
 	}
 	if err := retrying(func() error { return f.c.Create(ctx, pr) }); err != nil {
 		return nil, fmt.Errorf("creating %s/%s %s: %w", repo, pkg, ws, err)

@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/forkline/forkline/api/v1alpha1"
 	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // TestAdoption: a downstream package someone made by hand is left alone
@@ -34,9 +35,7 @@ func TestAdoption(t *testing.T) {
 	byHand.Spec = porchv1alpha1.PackageRevisionSpec{
 		PackageName: "web", RepositoryName: "adopt-downstream", WorkspaceName: "by-hand",
 		Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft,
-		Tasks: []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
-			Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: upstream.Name}},
-		}}},
+		Tasks:     porch.CloneTask(upstream.Name),
 	}
 	if err := env.Client.Create(ctx, byHand); err != nil {
 		t.Fatal(err)

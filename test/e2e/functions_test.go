@@ -10,6 +10,7 @@ import (
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 
 	"github.com/forkline/forkline/internal/devstack"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 const webDeployment = `apiVersion: apps/v1
@@ -54,9 +55,7 @@ func TestFunctionsRenderOnPorch(t *testing.T) {
 	draft.Spec = porchv1alpha1.PackageRevisionSpec{
 		PackageName: "web", RepositoryName: "fn-downstream", WorkspaceName: "steps",
 		Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft,
-		Tasks: []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
-			Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: upstream.Name}},
-		}}},
+		Tasks:     porch.CloneTask(upstream.Name),
 	}
 	if err := env.Client.Create(ctx, draft); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/forkline/forkline/internal/devstack"
 	"github.com/forkline/forkline/internal/merge"
+	"github.com/forkline/forkline/internal/porch"
 )
 
 // Conflict-free golden cases of the merge engine, compared with Porch.
@@ -70,9 +71,7 @@ func TestMergeMatchesPorchUpdate(t *testing.T) {
 			draft.Spec = porchv1alpha1.PackageRevisionSpec{
 				PackageName: name, RepositoryName: "cmp-downstream", WorkspaceName: "cmp",
 				Lifecycle: porchv1alpha1.PackageRevisionLifecycleDraft,
-				Tasks: []porchv1alpha1.Task{{Type: porchv1alpha1.TaskTypeClone, Clone: &porchv1alpha1.PackageCloneTaskSpec{
-					Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: v1.Name}},
-				}}},
+				Tasks:     porch.CloneTask(v1.Name),
 			}
 			if err := env.Client.Create(ctx, draft); err != nil {
 				t.Fatal(err)

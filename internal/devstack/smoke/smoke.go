@@ -68,12 +68,7 @@ func Run(ctx context.Context, s *devstack.Stack, logf func(string, ...any)) (*Re
 		RepositoryName: "downstream",
 		WorkspaceName:  "smoke-v1-21-3",
 		Lifecycle:      porchv1alpha1.PackageRevisionLifecycleDraft,
-		Tasks: []porchv1alpha1.Task{{
-			Type: porchv1alpha1.TaskTypeClone,
-			Clone: &porchv1alpha1.PackageCloneTaskSpec{
-				Upstream: porchv1alpha1.UpstreamPackage{UpstreamRef: &porchv1alpha1.PackageRevisionRef{Name: upstream.Name}},
-			},
-		}},
+		Tasks:          porch.CloneTask(upstream.Name),
 	}
 	if err := s.Client.Create(ctx, draft); err != nil {
 		return nil, fmt.Errorf("creating clone Draft: %w", err)
