@@ -212,7 +212,8 @@ func TestWindowsAcrossEveryClockChange(t *testing.T) {
 			default:
 				continue
 			}
-			if wrong++; wrong == 5 {
+			wrong++
+			if wrong == 5 {
 				break
 			}
 		}

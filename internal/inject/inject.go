@@ -29,9 +29,11 @@ const (
 	// Porch's: removed where a point is filled again.
 	legacyInjectedAnnotation = "kpt.dev/injected-resource-name"
 
-	// ReasonInjected and ReasonNotSelected are the reasons of a point's
-	// condition, Porch's own.
-	ReasonInjected    = "ConfigInjected"
+	// ReasonInjected is the reason of a filled point's condition, Porch's
+	// own.
+	ReasonInjected = "ConfigInjected"
+	// ReasonNotSelected is the reason of an unfilled point's condition,
+	// Porch's own.
 	ReasonNotSelected = "NoResourceSelected"
 )
 

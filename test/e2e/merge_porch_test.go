@@ -97,21 +97,21 @@ func TestMergeMatchesPorchUpdate(t *testing.T) {
 				t.Fatalf("case should be conflict-free; engine reported %v", ours.Conflicts)
 			}
 
-			porch := resources(ctx, t, porchUpgrade(ctx, t, ns, draft)).Spec.Resources
-			if !strings.Contains(porch["Kptfile"], name+"/v2") {
-				t.Fatalf("Porch's update did not move the Kptfile to v2:\n%s", porch["Kptfile"])
+			byPorch := resources(ctx, t, porchUpgrade(ctx, t, ns, draft)).Spec.Resources
+			if !strings.Contains(byPorch["Kptfile"], name+"/v2") {
+				t.Fatalf("Porch's update did not move the Kptfile to v2:\n%s", byPorch["Kptfile"])
 			}
 			compared := 0
-			for _, file := range unionKeys(porch, ours.Tree) {
+			for _, file := range unionKeys(byPorch, ours.Tree) {
 				if file == "Kptfile" {
 					continue // upstream/upstreamLock are set by the caller, not the engine
 				}
-				same, err := merge.SameContent(file, withoutUpstreamIdentifier(porch[file]), ours.Tree[file])
+				same, err := merge.SameContent(file, withoutUpstreamIdentifier(byPorch[file]), ours.Tree[file])
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !same {
-					t.Errorf("%s: Porch and forkline differ\nPorch:\n%s\nforkline:\n%s", file, porch[file], ours.Tree[file])
+					t.Errorf("%s: Porch and forkline differ\nPorch:\n%s\nforkline:\n%s", file, byPorch[file], ours.Tree[file])
 				}
 				compared++
 			}
