@@ -268,21 +268,19 @@ func heldRelative(key, target string) string {
 // a Repository that still holds the package, and what a person can do.
 func cloneRefused(s *scope) string {
 	pv, target := s.pv, s.selection.Target
-	var revisions, branches []string
+	var revisions []string
 	for i := range s.downstream {
-		pr := &s.downstream[i]
-		if porch.Placeholder(pr) {
-			branches = append(branches, fmt.Sprintf("%s (%s)", pr.Spec.WorkspaceName, pr.Name))
-		} else {
+		if pr := &s.downstream[i]; !porch.Placeholder(pr) {
 			revisions = append(revisions, fmt.Sprintf("%s (%s)", pr.Name, pr.Spec.Lifecycle))
 		}
+	}
+	branch := "main"
+	if repo := s.downstreamRepo; repo != nil && repo.Spec.Git != nil && repo.Spec.Git.Branch != "" {
+		branch = repo.Spec.Git.Branch
 	}
 	msg := fmt.Sprintf("Porch refuses to clone upstream %s into Repository %q, which still holds package %q", target.Revision, pv.Spec.Downstream.Repo, pv.Spec.DownstreamPackage())
 	if len(revisions) > 0 {
 		msg += fmt.Sprintf(": revisions %s; approve their deletion (porchctl rpkg del NAME -n %s) or reject it (porchctl rpkg reject NAME -n %s) to keep them", strings.Join(revisions, ", "), pv.Namespace, pv.Namespace)
 	}
-	if len(branches) > 0 {
-		msg += fmt.Sprintf("; the package is on branch %s: Porch v1.4+ keeps a package on its branch after its revisions are deleted and then makes new revisions of it only as copies, so remove its directory from that branch in git, or give the variant another downstream package", strings.Join(branches, ", "))
-	}
-	return msg
+	return msg + fmt.Sprintf(". Porch v1.4+ also keeps a package on its branch after its revisions are deleted and then makes new revisions of it only as copies: if the clone is still refused, remove the package's directory from branch %s of the git repository, or give the variant another downstream package", branch)
 }

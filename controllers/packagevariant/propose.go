@@ -34,7 +34,7 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 			return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", draft.Name, err)
 		}
 	}
-	if s.written == "" && (s.prr == nil || s.prr.Name != draft.Name) {
+	if s.written == "" && (s.prr == nil || s.prr.Name != draft.Name || s.prr.ResourceVersion != judged) {
 		// Porch's clone, which forkline did not write to: its files are
 		// still what forkline vouches for. Porch v1.4+ commits the
 		// proposal's own metadata, so only the files tell a person's later

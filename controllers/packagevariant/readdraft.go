@@ -87,17 +87,8 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	s.rollback = s.draft.Annotations[v1.AnnotationRollbackOf] != ""
-	s.edited = editedSince(s.draft)
-	if s.edited && s.draft.Annotations[v1.AnnotationWrittenFiles] != "" {
-		// Porch v1.4+ commits every write of a revision, its metadata
-		// included: a commit forkline did not record is a person's only if
-		// the content differs from what forkline wrote.
-		if s.prr == nil || s.prr.Name != s.draft.Name {
-			if err := r.readContent(ctx, s); err != nil || s.done {
-				return ctrl.Result{}, err
-			}
-		}
-		s.edited = changedByPerson(s.draft, s.prr.Spec.Resources) != ""
+	if s.edited, err = r.editedNow(ctx, s); err != nil || s.done {
+		return ctrl.Result{}, err
 	}
 	// A Draft forkline once proposed was rejected by a person: their call
 	// stands, edited or not, until they propose it or ask for a retry.
@@ -203,6 +194,25 @@ func (r *Reconciler) draftNotServed(s *scope) ctrl.Result {
 	s.end(status.Unavailable, "DraftNotServed", fmt.Sprintf("Porch lists draft %s in its watch but answers NotFound for it since %s: Porch lost it from its cache (Porch v1.5 does so for a draft created while it re-lists Repository %q, until that repository's git next changes); forkline makes no second draft and looks again with backoff. Any new revision in %q, or a restart of porch-server, brings it back",
 		s.draft.Name, sync.MissingSince.UTC().Format(time.RFC3339), s.pv.Spec.Downstream.Repo, s.pv.Spec.Downstream.Repo))
 	return ctrl.Result{RequeueAfter: min(missing/2, 2*time.Minute)}
+}
+
+// editedNow says whether a person changed the draft since forkline last
+// recorded it. Porch v1.4+ commits every write of a revision, its metadata
+// included: a commit forkline did not record is a person's only if the
+// content differs from what forkline wrote (when it has the fingerprints).
+func (r *Reconciler) editedNow(ctx context.Context, s *scope) (bool, error) {
+	if !editedSince(s.draft) {
+		return false, nil
+	}
+	if s.draft.Annotations[v1.AnnotationWrittenFiles] == "" {
+		return true, nil
+	}
+	if s.prr == nil || s.prr.Name != s.draft.Name {
+		if err := r.readContent(ctx, s); err != nil || s.done {
+			return false, err
+		}
+	}
+	return changedByPerson(s.draft, s.prr.Spec.Resources) != "", nil
 }
 
 // changedByPerson names what a person changed in a draft forkline wrote:

@@ -363,7 +363,11 @@ func (r *Reconciler) checkMovedTarget(ctx context.Context, s *scope) (ctrl.Resul
 			msg, short(now), pv.Name, pv.Namespace, v1.AnnotationAcceptMoved, tag, short(now), short(built), s.draft.Name))
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
-	if editedSince(s.draft) {
+	edited, err := r.editedNow(ctx, s)
+	if err != nil || s.done {
+		return ctrl.Result{}, err
+	}
+	if edited {
 		stall(s, "UpstreamReleaseMoved", fmt.Sprintf("%s; a person changed the draft since forkline wrote it, so forkline does not rebuild it: merge %s into it yourself, or delete it and forkline builds a new one", msg, short(now)))
 		return ctrl.Result{RequeueAfter: conflictPoll}, nil
 	}
