@@ -141,7 +141,7 @@ func (f *fleet) waitUpstream(ctx context.Context, revision string) error {
 // shows it, as forkline's informer sees it, with the moment the upgrade
 // could start.
 func (f *fleet) release(ctx context.Context) (time.Time, error) {
-	c, err := client.NewWithWatch(f.s.Config, client.Options{Scheme: devstack.Scheme()})
+	c, err := devstack.NewWatchClient(f.s.Config)
 	if err != nil {
 		return time.Time{}, err
 	}

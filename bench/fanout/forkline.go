@@ -104,7 +104,7 @@ func publishedOn(revision string) func(*v1.PackageVariant) bool {
 func waitVariants(ctx context.Context, f *fleet, n int, timeout time.Duration, done func(*v1.PackageVariant) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := client.NewWithWatch(f.s.Config, client.Options{Scheme: devstack.Scheme()})
+	c, err := devstack.NewWatchClient(f.s.Config)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,13 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// NewWatchClient is NewClient that can also watch.
+func NewWatchClient(cfg *rest.Config) (client.WithWatch, error) {
+	cfg = rest.CopyConfig(cfg)
+	porch.Speak(cfg)
+	return client.NewWithWatch(cfg, client.Options{Scheme: Scheme()})
+}
+
 // NewClient is a client for the stack's kube-apiserver, Porch included.
 // It reads an older Porch's answers as the current one's (porch.Speak).
 func NewClient(cfg *rest.Config) (client.Client, error) {
