@@ -254,7 +254,13 @@ func (r *Reconciler) writeDraft(ctx context.Context, s *scope, draft *porchv1alp
 		r.echoes.unknown(s.pv)
 		return err
 	}
-	r.echoes.wroteDraft(s.pv, draft)
+	// Porch's answer is an echo only in the lifecycle forkline sent: an
+	// answer that shows another (Porch v1.5's cache behind its write)
+	// would hide a person's later move to that lifecycle, a rejection,
+	// which keeps the commit there.
+	if draft.Spec.Lifecycle == sent.Spec.Lifecycle {
+		r.echoes.wroteDraft(s.pv, draft)
+	}
 	return nil
 }
 

@@ -323,7 +323,11 @@ func TestBadInput(t *testing.T) {
 	time.Sleep(time.Minute)
 	got := reconciles(t, "packagevariant") - before
 	t.Logf("PackageVariant reconciles over a quiet minute, %d variants: %.0f", n, got)
-	if got > float64(8*n) {
+	// Declined and conflicted variants poll every 10 s (6 a minute), and
+	// the manager also looks after the variants earlier tests left in
+	// their namespaces (a held one checks its health), which this count
+	// includes; a loop costs hundreds.
+	if got > float64(10*n) {
 		t.Errorf("%.0f reconciles in a quiet minute for %d variants: something loops", got, n)
 	}
 	if err := env.Alive(); err != nil {
