@@ -40,9 +40,12 @@ func (r *Reconciler) checkDeleted(ctx context.Context, s *scope) (ctrl.Result, b
 		pr := &porchv1alpha1.PackageRevision{}
 		switch err := r.reader.Get(ctx, client.ObjectKey{Namespace: pv.Namespace, Name: sync.Draft}, pr); {
 		case err == nil:
-			// Porch has it and the cache does not yet.
-			s.end(status.Progressing, "DraftNotCached", fmt.Sprintf("waiting to see draft %s", sync.Draft))
-			return ctrl.Result{RequeueAfter: time.Second}, true, nil
+			// Porch has it and the cache does not: briefly, or for good
+			// when Porch v1.5's watch never sent it (a draft created while
+			// Porch re-listed its Repository). The draft this sync's status
+			// names is forkline's: the sync goes on with Porch's answer.
+			s.draft = pr
+			return ctrl.Result{}, true, nil
 		case !apierrors.IsNotFound(err):
 			return ctrl.Result{}, false, fmt.Errorf("reading draft %s: %w", sync.Draft, err)
 		case sync.MissingSince == nil || s.now.Sub(sync.MissingSince.Time) < draftVisibleWithin:
