@@ -45,7 +45,7 @@ test: verify $(STACK) $(GOTESTSUM) ## Run `make verify`, then every test (table 
 # on (lifecycle with its conflicts, merge, approval, the walk, moved tags, deletion
 # safety, an unreadable Porch stated), and the tests skipped on v1.5.8
 # (docs/install.md, Porch versions, says why).
-OLDER_TESTS := ^(TestPackageVariantLifecycle|TestMergeMatchesPorchUpdate|TestAutomaticApproval|TestWalkNeverSkipsAcrossRestarts|TestForceMovedTagKeepsPersonsEdit|TestDeletionKeepsPublishedAndEditedWork|TestUnsupportedPorchIsStated|TestBigPackageUpgrade|TestManagerKilledAtRandomMoments|TestDraftCreateCutOffHalfWay|TestFanOutFetchesOnce)$$
+OLDER_TESTS := ^(TestPackageVariantLifecycle|TestMergeMatchesPorchUpdate|TestAutomaticApproval|TestWalkNeverSkipsAcrossRestarts|TestForceMovedTagKeepsPersonsEdit|TestDeletionKeepsPublishedAndEditedWork|TestUnsupportedPorchIsStated|TestBigPackageUpgrade|TestManagerKilledAtRandomMoments|TestDraftCreateCutOffHalfWay|TestFanOutFetchesOnce|TestBadInput)$$
 
 .PHONY: test-porch-older
 test-porch-older: $(STACK) $(GOTESTSUM) ## Run the compatibility leg (OLDER_TESTS) on Porch v1.3.0.
