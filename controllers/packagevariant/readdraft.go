@@ -149,13 +149,9 @@ func (r *Reconciler) stillProposedInGit(ctx context.Context, s *scope) (string, 
 	if repo == nil || repo.Spec.Git == nil {
 		return "", nil
 	}
-	remote := upstream.Remote{URL: repo.Spec.Git.Repo}
-	if name := repo.Spec.Git.SecretRef.Name; name != "" {
-		secret, unreadable, err := r.secret(ctx, s.pv.Namespace, name)
-		if err != nil || unreadable != "" {
-			return "", err
-		}
-		remote.Username, remote.Password = string(secret.Data["username"]), string(secret.Data["password"])
+	remote, unreadable, err := r.gitRemote(ctx, s.pv.Namespace, repo)
+	if err != nil || unreadable != "" {
+		return "", err
 	}
 	branch := "proposed/" + s.draft.Spec.PackageName + "/" + string(s.draft.Spec.WorkspaceName)
 	proposed, err := upstream.HasBranch(ctx, remote, branch)

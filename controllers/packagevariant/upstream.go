@@ -18,6 +18,7 @@ import (
 	"time"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
+	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -80,21 +81,33 @@ func (r *Reconciler) openGit(ctx context.Context, s *scope) error {
 		s.gitOff = fmt.Sprintf("upstream Repository %q is not a git repository: forkline cannot read its history, so the locked-commit merge base, moved-tag detection and signature checks are off for it", s.pv.Spec.Upstream.Repo)
 		return nil
 	}
-	src := &gitSource{remote: upstream.Remote{URL: repo.Spec.Git.Repo}, dir: upstream.Dir(repo.Spec.Git.Directory, s.pv.Spec.Upstream.Package)}
-	if name := repo.Spec.Git.SecretRef.Name; name != "" {
-		secret, unreadable, err := r.secret(ctx, s.pv.Namespace, name)
-		if err != nil {
-			return err
-		}
-		if unreadable != "" {
-			s.gitOff = fmt.Sprintf("forkline cannot read Secret %q, the credentials of upstream Repository %q (%s): grant it get on that Secret in namespace %q (docs/install.md) so it merges from the locked commit; until then it merges from Porch's content of a release only while its commit is the one locked",
-				name, s.pv.Spec.Upstream.Repo, unreadable, s.pv.Namespace)
-			return nil
-		}
-		src.remote.Username, src.remote.Password = string(secret.Data["username"]), string(secret.Data["password"])
+	remote, unreadable, err := r.gitRemote(ctx, s.pv.Namespace, repo)
+	if err != nil {
+		return err
 	}
-	s.git = src
+	if unreadable != "" {
+		s.gitOff = fmt.Sprintf("forkline cannot read Secret %q, the credentials of upstream Repository %q (%s): grant it get on that Secret in namespace %q (docs/install.md) so it merges from the locked commit; until then it merges from Porch's content of a release only while its commit is the one locked",
+			repo.Spec.Git.SecretRef.Name, s.pv.Spec.Upstream.Repo, unreadable, s.pv.Namespace)
+		return nil
+	}
+	s.git = &gitSource{remote: remote, dir: upstream.Dir(repo.Spec.Git.Directory, s.pv.Spec.Upstream.Package)}
 	return nil
+}
+
+// gitRemote is a git Repository's URL with the credentials of its
+// secretRef; unreadable says why forkline may not read them.
+func (r *Reconciler) gitRemote(ctx context.Context, ns string, repo *configapi.Repository) (remote upstream.Remote, unreadable string, err error) {
+	remote.URL = repo.Spec.Git.Repo
+	name := repo.Spec.Git.SecretRef.Name
+	if name == "" {
+		return remote, "", nil
+	}
+	secret, unreadable, err := r.secret(ctx, ns, name)
+	if err != nil || unreadable != "" {
+		return remote, unreadable, err
+	}
+	remote.Username, remote.Password = string(secret.Data["username"]), string(secret.Data["password"])
+	return remote, "", nil
 }
 
 // secret reads a Secret of the variant's namespace uncached (the shipped

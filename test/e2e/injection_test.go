@@ -45,6 +45,24 @@ func webRequiredRelease(version string) devstack.Release {
 	return r
 }
 
+// injectionStage is what both injection tests start from: the web package
+// with a required injection point released as v1.0.0 in <name>-upstream,
+// <name>-downstream registered in namespace <name>-e2e, and the ConfigMap
+// eu-west there to inject.
+func injectionStage(ctx context.Context, t *testing.T, name string) (*variantTest, *corev1.ConfigMap) {
+	t.Helper()
+	v := &variantTest{t: t, ctx: ctx, ns: name + "-e2e", key: client.ObjectKey{Namespace: name + "-e2e", Name: "web"}}
+	if err := env.PushReleases(name+"-upstream", "web", webRequiredRelease("1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	registerRepos(ctx, t, v.ns, name+"-upstream", "web", "v1.0.0", name+"-downstream")
+	region := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "eu-west"}, Data: map[string]string{"region": "eu-west-1"}}
+	if err := env.Client.Create(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	return v, region
+}
+
 // TestPackageVariantStepsInjectionAndMoves: a variant with a step and an
 // injection point; a change to the injected ConfigMap yields a new draft;
 // with order Latest an untouched proposal moves to the newer release, and a
@@ -52,17 +70,8 @@ func webRequiredRelease(version string) devstack.Release {
 func TestPackageVariantStepsInjectionAndMoves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	v := &variantTest{t: t, ctx: ctx, ns: "inj-e2e", key: client.ObjectKey{Namespace: "inj-e2e", Name: "web"}}
-	if err := env.PushReleases("inj-upstream", "web", webRequiredRelease("1.0.0")); err != nil {
-		t.Fatal(err)
-	}
-	registerRepos(ctx, t, v.ns, "inj-upstream", "web", "v1.0.0", "inj-downstream")
-	region := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "eu-west"}, Data: map[string]string{"region": "eu-west-1"}}
-	if err := env.Client.Create(ctx, region); err != nil {
-		t.Fatal(err)
-	}
-	stop := startManager(t)
-	defer stop()
+	v, region := injectionStage(ctx, t, "inj")
+	defer startManager(t)()
 
 	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "web"}}
 	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: "inj-upstream", Package: "web"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.x", Order: v1.Latest}}
@@ -218,17 +227,8 @@ func (v *variantTest) downstreamOf(repo string) []porchv1alpha1.PackageRevision 
 func TestInjectionAsPorchDoes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	v := &variantTest{t: t, ctx: ctx, ns: "injp-e2e", key: client.ObjectKey{Namespace: "injp-e2e", Name: "web"}}
-	if err := env.PushReleases("injp-upstream", "web", webRequiredRelease("1.0.0")); err != nil {
-		t.Fatal(err)
-	}
-	registerRepos(ctx, t, v.ns, "injp-upstream", "web", "v1.0.0", "injp-downstream")
-	region := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "eu-west"}, Data: map[string]string{"region": "eu-west-1"}}
-	if err := env.Client.Create(ctx, region); err != nil {
-		t.Fatal(err)
-	}
-	stop := startManager(t)
-	defer stop()
+	v, _ := injectionStage(ctx, t, "injp")
+	defer startManager(t)()
 
 	pv := &v1.PackageVariant{ObjectMeta: metav1.ObjectMeta{Namespace: v.ns, Name: "web"}}
 	pv.Spec.Upstream = v1.Upstream{PackageRef: v1.PackageRef{Repo: "injp-upstream", Package: "web"}, ReleaseTrack: v1.ReleaseTrack{Versions: "1.x"}}
