@@ -2,6 +2,7 @@ package packagevariant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -90,12 +91,17 @@ func (r *Reconciler) awaitApproval(ctx context.Context, s *scope, draft *porchv1
 		return ctrl.Result{RequeueAfter: d.RetryAt.Sub(s.now) + time.Second}, nil
 	}
 	// Published only at the commit just judged clean.
-	err = r.revisions.Approve(ctx, draft, draft.ResourceVersion, func(pr *porchv1alpha1.PackageRevision) {
+	// and only while no person holds it.
+	err = r.revisions.Approve(ctx, draft, draft.ResourceVersion, v1.AnnotationHold, func(pr *porchv1alpha1.PackageRevision) {
 		if pr.Annotations == nil {
 			pr.Annotations = map[string]string{}
 		}
 		pr.Annotations[v1.AnnotationApprovedAt] = s.now.UTC().Format(time.RFC3339)
 	})
+	if errors.Is(err, porch.ErrAnnotated) {
+		// Held the moment forkline approved: the hold stands, read again.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("approving %s: %w", draft.Name, err)
 	}
@@ -113,7 +119,7 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 	for _, on := range []struct {
 		what        string
 		annotations map[string]string
-	}{{"PackageVariant " + pv.Name, pv.Annotations}, {"draft " + draft.Name, draft.Annotations}} {
+	}{{"PackageVariant " + pv.Name, pv.Annotations}, {"draft " + draft.Name, r.draftAnnotations(ctx, draft)}} {
 		if reason, ok := on.annotations[v1.AnnotationHold]; ok {
 			if reason == "" {
 				reason = "no reason given"
@@ -172,6 +178,20 @@ func (r *Reconciler) gates(ctx context.Context, s *scope, draft *porchv1alpha1.P
 		}
 	}
 	return in, nil
+}
+
+// draftAnnotations are the draft's annotations as read, with those the
+// cache has that the read lacks: Porch v1.5 can answer a read without an
+// annotation a person has just set (its metadata store behind its
+// cache), and the watch event that told of the hold is in the cache.
+func (r *Reconciler) draftAnnotations(ctx context.Context, draft *porchv1alpha1.PackageRevision) map[string]string {
+	cached := &porchv1alpha1.PackageRevision{}
+	if err := r.client.Get(ctx, client.ObjectKeyFromObject(draft), cached); err != nil || cached.ResourceVersion != draft.ResourceVersion {
+		return draft.Annotations
+	}
+	out := maps.Clone(cached.Annotations)
+	maps.Copy(out, draft.Annotations)
+	return out
 }
 
 // unclean says why forkline may not approve a proposal by itself: a render

@@ -24,6 +24,10 @@ import (
 // config to a draft no person has touched (Rendering).
 func (r *Reconciler) applySettings(ctx context.Context, s *scope) (ctrl.Result, error) {
 	pv, prr := s.pv, s.prr
+	if prr == nil {
+		// readDraft left Porch's clone unread: nothing to apply.
+		return ctrl.Result{}, nil
+	}
 	if (!hasMutations(pv) && !inject.HasPoints(prr.Spec.Resources)) || s.edited || s.rollback {
 		return ctrl.Result{}, nil
 	}

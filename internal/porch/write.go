@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	"gomodules.xyz/jsonpatch/v2"
@@ -62,32 +63,41 @@ var ErrMoved = errors.New("the revision's content changed")
 // one JSON patch that holds only if the revision is not being deleted;
 // ErrTerminating when it is.
 func (w Revisions) Update(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision)) error {
-	return w.patch(ctx, pr, mutate, "", "")
+	return w.patch(ctx, pr, mutate, "", "", "")
 }
 
 // UpdateAt is Update that holds only while the revision's content is still
 // at commit (Porch's resourceVersion of a revision is its git commit, which
 // metadata and lifecycle writes keep); ErrMoved when it is not.
 func (w Revisions) UpdateAt(ctx context.Context, pr *porchv1alpha1.PackageRevision, commit string, mutate func(*porchv1alpha1.PackageRevision)) error {
-	return w.patch(ctx, pr, mutate, "", commit)
+	return w.patch(ctx, pr, mutate, "", commit, "")
 }
 
 // Approve publishes a proposal through Porch's approval subresource, with
 // the annotations mutate sets in the same write; guarded as UpdateAt, so
-// what is published is what was judged.
-func (w Revisions) Approve(ctx context.Context, pr *porchv1alpha1.PackageRevision, commit string, mutate func(*porchv1alpha1.PackageRevision)) error {
+// what is published is what was judged, and only while the revision has
+// no unless annotation (a person's hold: Porch v1.5 can answer a read
+// without an annotation it has just taken).
+func (w Revisions) Approve(ctx context.Context, pr *porchv1alpha1.PackageRevision, commit, unless string, mutate func(*porchv1alpha1.PackageRevision)) error {
 	return w.patch(ctx, pr, func(pr *porchv1alpha1.PackageRevision) {
 		pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
 		mutate(pr)
-	}, "approval", commit)
+	}, "approval", commit, unless)
 }
 
-func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision), subresource, commit string) error {
+// ErrAnnotated is returned instead of approving a revision that carries
+// the annotation the approval was to be made without.
+var ErrAnnotated = errors.New("the revision has the annotation")
+
+func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision, mutate func(*porchv1alpha1.PackageRevision), subresource, commit, unless string) error {
 	if Terminating(pr) {
 		return fmt.Errorf("%s: %w", pr.Name, ErrTerminating)
 	}
 	if commit != "" && pr.ResourceVersion != commit {
 		return fmt.Errorf("%s is at commit %s, not %s: %w", pr.Name, pr.ResourceVersion, commit, ErrMoved)
+	}
+	if unless != "" && hasAnnotation(pr, unless) {
+		return fmt.Errorf("%s has %s: %w", pr.Name, unless, ErrAnnotated)
 	}
 	before, err := json.Marshal(pr)
 	if err != nil {
@@ -105,6 +115,9 @@ func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision,
 	patch := []any{notTerminating}
 	if commit != "" {
 		patch = append(patch, testOp{Op: "test", Path: "/metadata/resourceVersion", Value: commit})
+	}
+	if unless != "" {
+		patch = append(patch, testOp{Op: "test", Path: "/metadata/annotations/" + escapePointer(unless), Value: nil})
 	}
 	for _, op := range ops {
 		patch = append(patch, op)
@@ -130,7 +143,19 @@ func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision,
 			return fmt.Errorf("%s: %w", pr.Name, ErrTerminating)
 		case commit != "" && fresh.ResourceVersion != commit:
 			return fmt.Errorf("%s moved to commit %s from %s: %w", pr.Name, fresh.ResourceVersion, commit, ErrMoved)
+		case unless != "" && hasAnnotation(fresh, unless):
+			return fmt.Errorf("%s has %s: %w", pr.Name, unless, ErrAnnotated)
 		}
 	}
 	return err
+}
+
+// escapePointer escapes a key for a JSON pointer (RFC 6901).
+func escapePointer(key string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(key, "~", "~0"), "/", "~1")
+}
+
+func hasAnnotation(pr *porchv1alpha1.PackageRevision, key string) bool {
+	_, ok := pr.Annotations[key]
+	return ok
 }

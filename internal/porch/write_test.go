@@ -124,3 +124,62 @@ func TestUpdateAtHoldsOnlyAtTheCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestApprovalHoldsOnlyWithoutTheAnnotation: an approval guarded by a
+// person's hold lands without one and is refused, named ErrAnnotated, when
+// the server has the hold, whether the caller's copy shows it or only the
+// server does (Porch v1.5 answering a read without it). The guard is the
+// patch's; the approval subresource is the stack's to show.
+func TestApprovalHoldsOnlyWithoutTheAnnotation(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := porchv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const hold = "forkline.dev/hold"
+	for _, tc := range []struct {
+		name        string
+		held        bool // a person held it after the caller read it
+		callerFresh bool // the caller's copy shows the hold
+		wantWritten bool
+	}{
+		{name: "not held", wantWritten: true},
+		{name: "held on the server", held: true},
+		{name: "held in the caller's copy too", held: true, callerFresh: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Annotations: map[string]string{"forkline.dev/proposed": "now"}}}
+			pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pr).Build()
+			ctx := context.Background()
+			caller := &porchv1alpha1.PackageRevision{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(pr), caller); err != nil {
+				t.Fatal(err)
+			}
+			if tc.held {
+				person := caller.DeepCopy()
+				person.Annotations[hold] = "" // no reason given is still a hold
+				if err := c.Update(ctx, person); err != nil {
+					t.Fatal(err)
+				}
+				if tc.callerFresh {
+					caller = person
+				} else {
+					caller.ResourceVersion = person.ResourceVersion // Porch keeps the commit
+				}
+			}
+			err := Revisions{Client: c, Fresh: c}.patch(ctx, caller, func(pr *porchv1alpha1.PackageRevision) {
+				pr.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+			}, "", caller.ResourceVersion, hold)
+			if tc.wantWritten != (err == nil) || (!tc.wantWritten && !errors.Is(err, ErrAnnotated)) {
+				t.Errorf("err = %v, want written %v (else ErrAnnotated)", err, tc.wantWritten)
+			}
+			after := &porchv1alpha1.PackageRevision{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(pr), after); err != nil {
+				t.Fatal(err)
+			}
+			if published := after.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecyclePublished; published != tc.wantWritten {
+				t.Errorf("stored revision published = %v, want %v", published, tc.wantWritten)
+			}
+		})
+	}
+}

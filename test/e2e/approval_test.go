@@ -76,6 +76,9 @@ func TestAutomaticApproval(t *testing.T) {
 			var rows []string
 			for b, pv := range variants() {
 				rows = append(rows, fmt.Sprintf("%s: %s", b, board([]v1.PackageVariant{*pv})))
+				if c := waiting(pv); c != nil {
+					rows = append(rows, fmt.Sprintf("  waits (%s): %s\n", c.Reason, c.Message))
+				}
 			}
 			t.Fatalf("%s: %v\n%s", what, err, strings.Join(rows, ""))
 		}
