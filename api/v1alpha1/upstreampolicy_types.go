@@ -30,7 +30,9 @@ type RepositoryTarget struct {
 }
 
 // RepositorySelectorTarget selects downstream Porch Repositories by label; each
-// selected repository's track is read from an annotation on it.
+// selected repository's track is read from an annotation on it, or all
+// follow one fixed revision.
+// +kubebuilder:validation:XValidation:rule="!(has(self.revision) && has(self.versionsAnnotation))",message="set revision (every selected repository follows it) or versionsAnnotation (each names its track), not both"
 type RepositorySelectorTarget struct {
 	// selector matches Porch Repositories in the policy's namespace.
 	// +required
@@ -43,6 +45,14 @@ type RepositorySelectorTarget struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:MinLength=1
 	VersionsAnnotation string `json:"versionsAnnotation,omitempty"`
+
+	// revision is one fixed upstream revision every selected repository
+	// follows, e.g. "v1.21.3" or "v3", as a Porch PackageVariantSet's
+	// upstream gives one; set instead of each repository's annotation.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Revision string `json:"revision,omitempty"`
 
 	// package is the downstream package path; defaults to the upstream's.
 	// +optional
@@ -72,6 +82,7 @@ func (t RepositorySelectorTarget) EffectiveVersionsAnnotation() string {
 
 // ObjectSelectorTarget selects objects of any kind by label (for example one
 // object per cluster or branch) and reads each target from their fields.
+// +kubebuilder:validation:XValidation:rule="has(self.versionsField) != has(self.revision)",message="set exactly one of versionsField (each object names its track) and revision (every object follows it)"
 type ObjectSelectorTarget struct {
 	// apiVersion of the selected objects, e.g. "infra.example.com/v1".
 	// +required
@@ -94,9 +105,16 @@ type ObjectSelectorTarget struct {
 	RepoField string `json:"repoField"`
 
 	// versionsField is the dotted field path holding the semver track.
-	// +required
+	// +optional
 	// +kubebuilder:validation:MinLength=1
-	VersionsField string `json:"versionsField"`
+	VersionsField string `json:"versionsField,omitempty"`
+
+	// revision is one fixed upstream revision every selected object's
+	// branch follows, e.g. "v1.21.3" or "v3"; set instead of versionsField.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Revision string `json:"revision,omitempty"`
 
 	// packageField is the dotted field path holding the downstream package;
 	// defaults to the upstream's package.

@@ -127,6 +127,10 @@ func Expand(p *v1.UpstreamPolicy, in Inputs) ([]Variant, []Problem) {
 		case t.RepositorySelector != nil:
 			sel := t.RepositorySelector
 			for _, r := range in.Selected[ti] {
+				if sel.Revision != "" {
+					add(ti, r.Name, sel.Package, v1.ReleaseTrack{Revision: sel.Revision}, t.Template, "")
+					continue
+				}
 				versions := r.Annotations[sel.EffectiveVersionsAnnotation()]
 				if versions == "" {
 					problems = append(problems, Problem{Target: ti, Repo: r.Name, Package: sel.Package, Variant: variantName(r.Name, sel.Package),
@@ -145,12 +149,20 @@ func Expand(p *v1.UpstreamPolicy, in Inputs) ([]Variant, []Problem) {
 					pkg = fieldString(o, sel.PackageField)
 				}
 				source := o.GetKind() + "/" + o.GetName()
-				if repo == "" || versions == "" {
+				track := v1.ReleaseTrack{Versions: versions, Revision: sel.Revision}
+				if sel.Revision != "" {
+					track.Versions = ""
+				}
+				if repo == "" || (track.Versions == "" && track.Revision == "") {
+					fields := sel.RepoField
+					if sel.Revision == "" {
+						fields += " or " + sel.VersionsField
+					}
 					problems = append(problems, Problem{Target: ti, Repo: repo, Package: pkg, Variant: variantName(repo, pkg), Source: source,
-						Message: fmt.Sprintf("%s %q lacks %s or %s", o.GetKind(), o.GetName(), sel.RepoField, sel.VersionsField)})
+						Message: fmt.Sprintf("%s %q lacks %s", o.GetKind(), o.GetName(), fields)})
 					continue
 				}
-				add(ti, repo, pkg, v1.ReleaseTrack{Versions: versions}, t.Template, source)
+				add(ti, repo, pkg, track, t.Template, source)
 			}
 		}
 	}

@@ -61,6 +61,25 @@ func TestExpand(t *testing.T) {
 			wantTracks:   []string{"~1.23"},
 			wantProblems: []string{`Branch "b2" lacks spec.repo or spec.track`},
 		},
+		"selector with one revision: every selected repository follows it, annotated or not": {
+			policy: policy(v1.Target{RepositorySelector: &v1.RepositorySelectorTarget{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"fork": "app"}}, Revision: "v3"}}),
+			inputs: Inputs{Repositories: existing, Selected: map[int][]Repository{0: {
+				{Name: "main", Annotations: map[string]string{v1.DefaultVersionsAnnotation: ">=1.21"}},
+				{Name: "edge"},
+			}}},
+			wantNames:  []string{"app-main-app", "app-edge-app"},
+			wantTracks: []string{"revision v3", "revision v3"},
+		},
+		"object selector with one revision reads only the repository field": {
+			policy: policy(v1.Target{ObjectSelector: &v1.ObjectSelectorTarget{APIVersion: "x/v1", Kind: "Branch", RepoField: "spec.repo", Revision: "v1.21.3"}}),
+			inputs: Inputs{Repositories: existing, Objects: map[int][]unstructured.Unstructured{0: {
+				{Object: map[string]any{"kind": "Branch", "metadata": map[string]any{"name": "b1"}, "spec": map[string]any{"repo": "edge", "track": "~1.23"}}},
+				{Object: map[string]any{"kind": "Branch", "metadata": map[string]any{"name": "b2"}, "spec": map[string]any{}}},
+			}}},
+			wantNames:    []string{"app-edge-app"},
+			wantTracks:   []string{"revision v1.21.3"},
+			wantProblems: []string{`Branch "b2" lacks spec.repo`},
+		},
 		"overlap, bad constraint and missing repository spare the rest": {
 			policy: policy(
 				explicit(repoTarget("release-4-8", "1.21.x"), repoTarget("release-4-9", "1.x ||| banana"), repoTarget("gone", "1.x")),
@@ -82,7 +101,11 @@ func TestExpand(t *testing.T) {
 			var names, tracks, msgs []string
 			for _, v := range variants {
 				names = append(names, v.Name)
-				tracks = append(tracks, v.Spec.Upstream.Versions)
+				track := v.Spec.Upstream.Versions
+				if r := v.Spec.Upstream.Revision; r != "" {
+					track += "revision " + r
+				}
+				tracks = append(tracks, track)
 				if v.Spec.EffectiveDeletionPolicy() != v1.DeletionOrphan {
 					t.Errorf("%s: template not applied", v.Name)
 				}

@@ -221,6 +221,30 @@ func rejections() []rejection {
 			},
 			want: "each target sets exactly one of repositories, repositorySelector and objectSelector",
 		},
+		"policy selector with a revision and a versions annotation": {
+			obj: &v1.UpstreamPolicy{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "revision-and-annotation"},
+				Spec: v1.UpstreamPolicySpec{
+					Upstream: v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "upstream", Package: "app"}},
+					Targets: []v1.Target{{RepositorySelector: &v1.RepositorySelectorTarget{
+						Selector: metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}, Revision: "v3", VersionsAnnotation: "example.com/track",
+					}}},
+				},
+			},
+			want: "set revision (every selected repository follows it) or versionsAnnotation (each names its track), not both",
+		},
+		"policy object selector with neither versionsField nor revision": {
+			obj: &v1.UpstreamPolicy{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "no-track"},
+				Spec: v1.UpstreamPolicySpec{
+					Upstream: v1.PolicyUpstream{PackageRef: v1.PackageRef{Repo: "upstream", Package: "app"}},
+					Targets: []v1.Target{{ObjectSelector: &v1.ObjectSelectorTarget{
+						APIVersion: "v1", Kind: "ConfigMap", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}, RepoField: "data.repo",
+					}}},
+				},
+			},
+			want: "set exactly one of versionsField (each object names its track) and revision (every object follows it)",
+		},
 		"policy without targets": {
 			obj: &v1.UpstreamPolicy{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "no-targets"},
