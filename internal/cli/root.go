@@ -52,7 +52,8 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Review and operate forkline's PackageVariants and UpstreamPolicies",
 		Long: `kubectl forkline shows what forkline proposes and why, resolves its conflicts and
 approves its proposals, and holds, retries, pins, skips and suspends variants.
-It acts with your own credentials only: what it does, you could do with kubectl and porchctl.`,
+It acts with your own credentials only: what it does, you could do with kubectl and porchctl.
+convert prints the forkline objects that keep the intent of Porch's own PackageVariants.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl forkline"},
@@ -65,7 +66,7 @@ It acts with your own credentials only: what it does, you could do with kubectl 
 		o.conflictsCommand(), o.resolveCommand(), o.approveCommand(),
 		o.holdCommand(), o.unholdCommand(), o.retryCommand(), o.reconcileCommand(),
 		o.pinCommand(), o.skipCommand(), o.suspendCommand(true), o.suspendCommand(false),
-		o.eventsCommand(), o.versionCommand(),
+		o.eventsCommand(), o.convertCommand(), o.versionCommand(),
 	)
 	return root
 }
