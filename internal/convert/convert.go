@@ -110,8 +110,12 @@ func decodeStrict(raw []byte, into any) error {
 // note collects what a conversion loses and where it differs.
 type note struct{ lost, differs []string }
 
-func (n *note) lose(format string, args ...any)   { n.lost = append(n.lost, fmt.Sprintf(format, args...)) }
-func (n *note) differ(format string, args ...any) { n.differs = append(n.differs, fmt.Sprintf(format, args...)) }
+func (n *note) lose(format string, args ...any) {
+	n.lost = append(n.lost, fmt.Sprintf(format, args...))
+}
+func (n *note) differ(format string, args ...any) {
+	n.differs = append(n.differs, fmt.Sprintf(format, args...))
+}
 
 func convertVariant(what string, p *porchVariant, lookup Lookup) Converted {
 	var n note

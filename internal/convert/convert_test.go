@@ -113,14 +113,14 @@ func TestConvertRefuses(t *testing.T) {
 // TestTargetField: only CEL that reads one field of the target converts.
 func TestTargetField(t *testing.T) {
 	for expr, want := range map[string]string{
-		"target.spec.repo":        "spec.repo",
-		" target.data.repo ":      "data.repo",
-		"target.metadata.name":    "metadata.name",
+		"target.spec.repo":         "spec.repo",
+		" target.data.repo ":       "data.repo",
+		"target.metadata.name":     "metadata.name",
 		"target.spec.repo + \"x\"": "",
-		"repository.name":         "",
-		"target.":                 "",
-		"target.labels[\"a\"]":    "",
-		"":                        "",
+		"repository.name":          "",
+		"target.":                  "",
+		"target.labels[\"a\"]":     "",
+		"":                         "",
 	} {
 		got, ok := targetField(expr)
 		if ok != (want != "") || got != want {

@@ -25,15 +25,15 @@ type porchVariant struct {
 }
 
 type porchVariantSpec struct {
-	Upstream       *porchUpstream      `json:"upstream,omitempty"`
-	Downstream     *porchDownstream    `json:"downstream,omitempty"`
-	AdoptionPolicy string              `json:"adoptionPolicy,omitempty"`
-	DeletionPolicy string              `json:"deletionPolicy,omitempty"`
-	Labels         map[string]string   `json:"labels,omitempty"`
-	Annotations    map[string]string   `json:"annotations,omitempty"`
-	PackageContext *porchContext       `json:"packageContext,omitempty"`
-	Pipeline       *porchPipeline      `json:"pipeline,omitempty"`
-	Injectors      []porchInjector     `json:"injectors,omitempty"`
+	Upstream       *porchUpstream    `json:"upstream,omitempty"`
+	Downstream     *porchDownstream  `json:"downstream,omitempty"`
+	AdoptionPolicy string            `json:"adoptionPolicy,omitempty"`
+	DeletionPolicy string            `json:"deletionPolicy,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	Annotations    map[string]string `json:"annotations,omitempty"`
+	PackageContext *porchContext     `json:"packageContext,omitempty"`
+	Pipeline       *porchPipeline    `json:"pipeline,omitempty"`
+	Injectors      []porchInjector   `json:"injectors,omitempty"`
 }
 
 type porchUpstream struct {
