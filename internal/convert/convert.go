@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -121,12 +122,12 @@ func convertVariant(what string, p *porchVariant, lookup Lookup) Converted {
 	var n note
 	pv := &v1.PackageVariant{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1.GroupVersion.String(), Kind: "PackageVariant"},
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, Annotations: kept(p.Annotations)},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Metadata.Name, Namespace: p.Metadata.Namespace, Labels: p.Metadata.Labels, Annotations: kept(p.Metadata.Annotations)},
 	}
 	s := p.Spec
 	if s.Upstream != nil {
 		pv.Spec.Upstream.PackageRef = v1.PackageRef{Repo: s.Upstream.Repo, Package: s.Upstream.Package}
-		pv.Spec.Upstream.ReleaseTrack = track(s.Upstream, p.Namespace, "spec.upstream", lookup, &n)
+		pv.Spec.Upstream.ReleaseTrack = track(s.Upstream, p.Metadata.Namespace, "spec.upstream", lookup, &n)
 	}
 	if s.Downstream != nil {
 		pv.Spec.Downstream = v1.Downstream{Repo: s.Downstream.Repo, Package: s.Downstream.Package}
@@ -231,12 +232,12 @@ func convertSet(what string, p *porchVariantSet, lookup Lookup) Converted {
 	var n note
 	policy := &v1.UpstreamPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1.GroupVersion.String(), Kind: "UpstreamPolicy"},
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, Annotations: kept(p.Annotations)},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Metadata.Name, Namespace: p.Metadata.Namespace, Labels: p.Metadata.Labels, Annotations: kept(p.Metadata.Annotations)},
 	}
 	var rev v1.ReleaseTrack
 	if up := p.Spec.Upstream; up != nil {
 		policy.Spec.Upstream.PackageRef = v1.PackageRef{Repo: up.Repo, Package: up.Package}
-		rev = track(up, p.Namespace, "spec.upstream", lookup, &n)
+		rev = track(up, p.Metadata.Namespace, "spec.upstream", lookup, &n)
 	}
 	for i, pt := range p.Spec.Targets {
 		at := fmt.Sprintf("spec.targets[%d]", i)
@@ -323,19 +324,14 @@ func selectorTrack(rev v1.ReleaseTrack, into *string, at string, n *note) {
 // targetField is the field path of a CEL expression that only reads a
 // field of Porch's target object: target.spec.repo -> spec.repo.
 func targetField(expr string) (string, bool) {
-	path, ok := strings.CutPrefix(strings.TrimSpace(expr), "target.")
-	if !ok || path == "" {
+	expr = strings.TrimSpace(expr)
+	if !fieldOfTarget.MatchString(expr) {
 		return "", false
 	}
-	for _, part := range strings.Split(path, ".") {
-		if part == "" || strings.IndexFunc(part, func(r rune) bool {
-			return !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-		}) >= 0 {
-			return "", false
-		}
-	}
-	return path, true
+	return strings.TrimPrefix(expr, "target."), true
 }
+
+var fieldOfTarget = regexp.MustCompile(`^target(\.[A-Za-z0-9_-]+)+$`)
 
 // template converts a set's template; the downstream it names is the
 // target's to apply.

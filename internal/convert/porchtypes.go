@@ -17,11 +17,18 @@ import (
 // upstream.revision as a string. Decoded strictly: a field this mirror
 // does not know is an error, never a silent drop.
 
+// porchObject is what every Porch object has; not metav1.TypeMeta, which
+// would make controller-gen take these mirrors for forkline's own kinds.
+type porchObject struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+}
+
 type porchVariant struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              porchVariantSpec `json:"spec"`
-	Status            json.RawMessage  `json:"status,omitempty"`
+	porchObject `json:",inline"`
+	Spec        porchVariantSpec `json:"spec"`
+	Status      json.RawMessage  `json:"status,omitempty"`
 }
 
 type porchVariantSpec struct {
@@ -102,60 +109,73 @@ type porchInjector struct {
 }
 
 type porchVariantSet struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              struct {
-		Upstream *porchUpstream `json:"upstream,omitempty"`
-		Targets  []porchTarget  `json:"targets,omitempty"`
-	} `json:"spec"`
-	Status json.RawMessage `json:"status,omitempty"`
+	porchObject `json:",inline"`
+	Spec        porchVariantSetSpec `json:"spec"`
+	Status      json.RawMessage     `json:"status,omitempty"`
+}
+
+type porchVariantSetSpec struct {
+	Upstream *porchUpstream `json:"upstream,omitempty"`
+	Targets  []porchTarget  `json:"targets,omitempty"`
 }
 
 type porchTarget struct {
-	Repositories []struct {
-		Name         string   `json:"name"`
-		PackageNames []string `json:"packageNames,omitempty"`
-	} `json:"repositories,omitempty"`
-	RepositorySelector *metav1.LabelSelector `json:"repositorySelector,omitempty"`
-	ObjectSelector     *struct {
-		metav1.LabelSelector `json:",inline"`
-		APIVersion           string  `json:"apiVersion,omitempty"`
-		Kind                 string  `json:"kind,omitempty"`
-		Name                 *string `json:"name,omitempty"`
-	} `json:"objectSelector,omitempty"`
-	Template *porchTemplate `json:"template,omitempty"`
+	Repositories       []porchRepositoryTarget `json:"repositories,omitempty"`
+	RepositorySelector *metav1.LabelSelector   `json:"repositorySelector,omitempty"`
+	ObjectSelector     *porchObjectSelector    `json:"objectSelector,omitempty"`
+	Template           *porchTemplate          `json:"template,omitempty"`
+}
+
+type porchRepositoryTarget struct {
+	Name         string   `json:"name"`
+	PackageNames []string `json:"packageNames,omitempty"`
+}
+
+type porchObjectSelector struct {
+	metav1.LabelSelector `json:",inline"`
+	APIVersion           string  `json:"apiVersion,omitempty"`
+	Kind                 string  `json:"kind,omitempty"`
+	Name                 *string `json:"name,omitempty"`
 }
 
 type porchTemplate struct {
-	Downstream *struct {
-		Repo        *string `json:"repo,omitempty"`
-		Package     *string `json:"package,omitempty"`
-		RepoExpr    *string `json:"repoExpr,omitempty"`
-		PackageExpr *string `json:"packageExpr,omitempty"`
-	} `json:"downstream,omitempty"`
-	AdoptionPolicy  *string           `json:"adoptionPolicy,omitempty"`
-	DeletionPolicy  *string           `json:"deletionPolicy,omitempty"`
-	Labels          map[string]string `json:"labels,omitempty"`
-	LabelExprs      []mapExpr         `json:"labelExprs,omitempty"`
-	Annotations     map[string]string `json:"annotations,omitempty"`
-	AnnotationExprs []mapExpr         `json:"annotationExprs,omitempty"`
-	PackageContext  *struct {
-		Data           map[string]string `json:"data,omitempty"`
-		RemoveKeys     []string          `json:"removeKeys,omitempty"`
-		DataExprs      []mapExpr         `json:"dataExprs,omitempty"`
-		RemoveKeyExprs []string          `json:"removeKeyExprs,omitempty"`
-	} `json:"packageContext,omitempty"`
-	Pipeline *struct {
-		Validators []porchFunctionTemplate `json:"validators,omitempty"`
-		Mutators   []porchFunctionTemplate `json:"mutators,omitempty"`
-	} `json:"pipeline,omitempty"`
-	Injectors []struct {
-		Group    *string `json:"group,omitempty"`
-		Version  *string `json:"version,omitempty"`
-		Kind     *string `json:"kind,omitempty"`
-		Name     *string `json:"name,omitempty"`
-		NameExpr *string `json:"nameExpr,omitempty"`
-	} `json:"injectors,omitempty"`
+	Downstream      *porchDownstreamTemplate `json:"downstream,omitempty"`
+	AdoptionPolicy  *string                  `json:"adoptionPolicy,omitempty"`
+	DeletionPolicy  *string                  `json:"deletionPolicy,omitempty"`
+	Labels          map[string]string        `json:"labels,omitempty"`
+	LabelExprs      []mapExpr                `json:"labelExprs,omitempty"`
+	Annotations     map[string]string        `json:"annotations,omitempty"`
+	AnnotationExprs []mapExpr                `json:"annotationExprs,omitempty"`
+	PackageContext  *porchContextTemplate    `json:"packageContext,omitempty"`
+	Pipeline        *porchPipelineTemplate   `json:"pipeline,omitempty"`
+	Injectors       []porchInjectorTemplate  `json:"injectors,omitempty"`
+}
+
+type porchDownstreamTemplate struct {
+	Repo        *string `json:"repo,omitempty"`
+	Package     *string `json:"package,omitempty"`
+	RepoExpr    *string `json:"repoExpr,omitempty"`
+	PackageExpr *string `json:"packageExpr,omitempty"`
+}
+
+type porchContextTemplate struct {
+	Data           map[string]string `json:"data,omitempty"`
+	RemoveKeys     []string          `json:"removeKeys,omitempty"`
+	DataExprs      []mapExpr         `json:"dataExprs,omitempty"`
+	RemoveKeyExprs []string          `json:"removeKeyExprs,omitempty"`
+}
+
+type porchPipelineTemplate struct {
+	Validators []porchFunctionTemplate `json:"validators,omitempty"`
+	Mutators   []porchFunctionTemplate `json:"mutators,omitempty"`
+}
+
+type porchInjectorTemplate struct {
+	Group    *string `json:"group,omitempty"`
+	Version  *string `json:"version,omitempty"`
+	Kind     *string `json:"kind,omitempty"`
+	Name     *string `json:"name,omitempty"`
+	NameExpr *string `json:"nameExpr,omitempty"`
 }
 
 type porchFunctionTemplate struct {
