@@ -57,6 +57,11 @@ test-porch-older-all: $(STACK) $(GOTESTSUM) ## Run the whole end-to-end suite on
 	$(STACK) build --porch $(PORCH_OLDER)
 	FORKLINE_PORCH=$(PORCH_OLDER) $(call gotest,$(BIN)/test-porch-older-all.json,./test/e2e)
 
+.PHONY: compare-porch
+compare-porch: $(STACK) $(GOTESTSUM) ## Measure Porch's own upgrade strategies (resource-merge, copy-merge) against forkline's merge, per merge case, on Porch v1.5.8; prints the table docs/migrating.md quotes.
+	$(STACK) build --porch $(PORCH_CURRENT)
+	FORKLINE_PORCH=$(PORCH_CURRENT) FORKLINE_COMPARE_PORCH=1 $(call gotest,$(BIN)/compare-porch.json,-run '^TestPorchUpgradeStrategies$$' ./test/e2e)
+
 # gotest runs go test through gotestsum into jsonfile $(1) with arguments $(2).
 define gotest
 $(GOTESTSUM) --format standard-verbose --jsonfile $(1) -- -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(2) \
