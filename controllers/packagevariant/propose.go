@@ -64,6 +64,12 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("proposing %s: %w", draft.Name, err)
 	}
+	// Porch v1.5 can answer the proposal with the Draft it was (its cache
+	// behind its write). forkline's copy says what it wrote: the follow-up
+	// record below is remembered as an echo, and an echo of a Draft at the
+	// proposal's commit would hide a person's rejection, which keeps the
+	// commit and looks just like it.
+	draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
 	if moved := draft.ResourceVersion; moved != judged {
 		// Porch v1.4+ commits the lifecycle change itself: the proposal's
 		// new commit is forkline's own write on top of what it judged (the

@@ -40,15 +40,6 @@ func want(s kstatus.Status, reason string, words ...string) expectation {
 // refuse, and what forkline must say, with no panic and no hot loop, about
 // every bad spec, malformed upstream package and person's move it meets.
 func TestBadInput(t *testing.T) {
-	if env.Bin.PorchVersion != devstack.PorchOlder {
-		// A known defect on Porch v1.5.8, not yet fixed: a person's plain
-		// rejection of a proposal (porchctl rpkg reject, which keeps the
-		// commit there) is sometimes not seen, and the variant stays
-		// Proposed (three of the last five runs there; docs/install.md).
-		// The quiet minute also costs 161-264 reconciles there against 26
-		// on v1.3.0. The compatibility leg runs it on v1.3.0.
-		t.Skipf("a person's rejection is not always seen on Porch %s (docs/install.md); the compatibility leg runs it on %s", env.Bin.PorchVersion, devstack.PorchOlder)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	const ns = "bad-e2e"
