@@ -138,7 +138,7 @@ func (r *Reconciler) takenWorkspace(ctx context.Context, s *scope, ws string) (c
 		if sync := s.pv.Status.Sync; sync != nil && sync.Draft == "" {
 			s.pv.Status.Sync = nil // a refused create's record: the condition says what happens now
 		}
-		s.end(status.Progressing, "DraftNotListed", fmt.Sprintf("Porch holds workspace %s for a draft it does not list yet (its create was cut off half-way); waiting for Porch's repository sync to record it", ws))
+		s.end(status.Progressing, "DraftNotListed", fmt.Sprintf("Porch holds workspace %s for a draft it does not list yet (its create was cut off half-way); waiting for Porch's repository sync to record it (Porch v1.3 records it at the first sync that finds Repository %q's git changed: any push to it)", ws, s.pv.Spec.Downstream.Repo))
 		s.done = true
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}

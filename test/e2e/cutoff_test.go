@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -93,8 +94,16 @@ func TestDraftCreateCutOffHalfWay(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	v.waitVariant("still waiting for Porch", time.Second, notListed)
 
-	// Porch's next repository sync records the draft, with no event.
+	// Porch's next repository sync that finds the repository's git
+	// changed records the draft, with no event: Porch v1.3 re-lists a
+	// repository only then, and its sync may well have come and gone while
+	// the record was refused (here it surely has: the test waits out one
+	// sync period first). Any push does; here a branch a person made.
+	time.Sleep(11 * time.Second)
 	unblock()
+	if err := devstack.Git(filepath.Join(env.Git.Root, downstream+".git"), "branch", "person-nudge", "main"); err != nil {
+		t.Fatal(err)
+	}
 	got := v.waitVariant("proposed in the cut-off draft", 2*time.Minute, func(pv *v1.PackageVariant) bool {
 		return phaseIs(v1.PhaseProposed, "v1.21.2")(pv) && meta.IsStatusConditionTrue(pv.Status.Conditions, v1.ConditionAwaitingApproval)
 	})
