@@ -86,6 +86,12 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		return r.takenWorkspace(ctx, s, ws)
 	case err != nil && status.Classify(err).Outcome == status.Unavailable:
 		return ctrl.Result{}, err // an outage: retried with backoff
+	case refusedByPorch(err) && s.published == nil && porch.CloneOfExisting(err) && lostCreate(s, ws) != "":
+		// Porch made the draft of an earlier create whose answer never
+		// came (an outage mid-request) and recorded none of its metadata:
+		// the package it refuses to clone again is that draft, in this
+		// sync's workspace. Taken up as a workspace Porch holds.
+		return r.takenWorkspace(ctx, s, lostCreate(s, ws))
 	case refusedByPorch(err) && s.published == nil && porch.CloneOfExisting(err):
 		// Porch v1.4+ clones a package only into a Repository holding no
 		// revision of it: here, revisions proposed for deletion (a variant
@@ -110,6 +116,27 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	}
 	s.draft = created
 	return ctrl.Result{}, nil
+}
+
+// lostCreate is this sync's own workspace when it holds a draft that is
+// forkline's by every mark Porch kept (no owner but this variant, the
+// sync's key if any) and forkline tried another workspace: Porch v1.5 can
+// show a draft it has just made without its metadata, or drop it from its
+// cache and list it again. "" otherwise.
+func lostCreate(s *scope, tried string) string {
+	base := release.Workspace(s.key)
+	if tried == base {
+		return ""
+	}
+	for i := range s.downstream {
+		pr := &s.downstream[i]
+		owner, key := pr.Annotations[v1.AnnotationOwnerUID], pr.Annotations[v1.AnnotationSync]
+		if string(pr.Spec.WorkspaceName) == base && pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft &&
+			(owner == "" || owner == string(s.pv.UID)) && (key == "" || key == s.key) {
+			return base
+		}
+	}
+	return ""
 }
 
 // refusedCreateCheck is how long after Porch refused a draft forkline

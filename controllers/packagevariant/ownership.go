@@ -56,10 +56,11 @@ func recognized(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) bool {
 	if s := pv.Status.Sync; s != nil && s.Draft == pr.Name {
 		return true
 	}
-	if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft && len(pr.Annotations) == 0 &&
+	if pr.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft && (len(pr.Annotations) == 0 || onlySyncKey(pr)) &&
 		strings.HasPrefix(string(pr.Spec.WorkspaceName), release.WorkspacePrefix) {
-		// Porch pushed the draft but never recorded its metadata: the
-		// request creating it was cut off. The workspace names forkline.
+		// Porch pushed the draft but never recorded its metadata (the
+		// request creating it was cut off), or kept only forkline's sync
+		// key of it. The workspace names forkline.
 		return true
 	}
 	rev := porch.Revision(pr)
@@ -69,6 +70,12 @@ func recognized(pr *porchv1alpha1.PackageRevision, pv *v1.PackageVariant) bool {
 	return slices.ContainsFunc(pv.Status.History, func(h v1.SyncRecord) bool {
 		return h.Revision == rev && h.Phase == v1.PhasePublished
 	})
+}
+
+// onlySyncKey says the revision's only annotation is forkline's sync key.
+func onlySyncKey(pr *porchv1alpha1.PackageRevision) bool {
+	_, ok := pr.Annotations[v1.AnnotationSync]
+	return ok && len(pr.Annotations) == 1
 }
 
 // claim marks the variant's revisions as its own by UID and releases every

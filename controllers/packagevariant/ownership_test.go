@@ -78,6 +78,10 @@ func TestRecognized(t *testing.T) {
 		"a person's draft":                       {pr("mine", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), false},
 		"a draft whose creation was cut off":     {inWorkspace(pr("cut", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3"), true},
 		"a proposal in a forkline workspace":     {inWorkspace(pr("prop", "", porchv1alpha1.PackageRevisionLifecycleProposed, ""), "forkline-v1-21-3"), false},
+		"a draft Porch kept only the sync key of": {withAnnotations(inWorkspace(pr("kept", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3"),
+			v1.AnnotationSync, "v1.21.3"), true},
+		"a person's draft in a forkline workspace": {withAnnotations(inWorkspace(pr("theirs", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3"),
+			v1.AnnotationSync, "v1.21.3", "team", "edge"), false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -86,6 +90,14 @@ func TestRecognized(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withAnnotations(pr *porchv1alpha1.PackageRevision, kv ...string) *porchv1alpha1.PackageRevision {
+	pr.Annotations = map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		pr.Annotations[kv[i]] = kv[i+1]
+	}
+	return pr
 }
 
 func inWorkspace(pr *porchv1alpha1.PackageRevision, ws string) *porchv1alpha1.PackageRevision {

@@ -47,6 +47,24 @@ func TestBadInput(t *testing.T) {
 	report := func(name, got string) { table = append(table, fmt.Sprintf("%-34s %s", name, got)) }
 	defer func() { t.Logf("bad-input table (%d cases):\n%s", len(table), strings.Join(table, "\n")) }()
 
+	// forkline's installation holds some of the rules (its admission
+	// policy); applied here too, so this test does not lean on an earlier
+	// one, and waited for until the API server acts on it.
+	if _, _, err := env.ManagerIdentity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		probe := validVariant("policy-probe")
+		probe.Spec.Approval = &v1.Approval{HealthCheck: &v1.HealthCheck{APIVersion: "v1", Kind: "ConfigMap", Name: "app", Namespace: "elsewhere"}}
+		err := env.Client.Create(ctx, probe)
+		if err == nil {
+			_ = env.Client.Delete(ctx, probe)
+		}
+		return err != nil && strings.Contains(err.Error(), "forkline reads nothing outside"), nil
+	}); err != nil {
+		t.Fatalf("forkline's admission policy never took effect: %v", err)
+	}
+
 	t.Run("rejected by the API server", func(t *testing.T) {
 		for _, tc := range rejections() {
 			err := env.Client.Create(ctx, tc.obj)
