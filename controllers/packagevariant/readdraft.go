@@ -50,6 +50,13 @@ func (r *Reconciler) readDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	case err != nil:
 		return ctrl.Result{}, fmt.Errorf("reading draft %s: %w", s.draft.Name, err)
 	}
+	if r.behindItsEvent(ctx, fresh) {
+		// Porch v1.5 sends the event of a lifecycle change (a person's
+		// rejection) a moment before its reads show it, and the event
+		// that follows is the same: nothing else would wake the variant.
+		s.done = true
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
 	if porch.Terminating(fresh) {
 		// Being deleted, and no event told the cache: handled as findDraft
 		// does, then looked at again.
@@ -190,6 +197,22 @@ func (r *Reconciler) draftNotServed(s *scope) ctrl.Result {
 	s.end(status.Unavailable, "DraftNotServed", fmt.Sprintf("Porch lists draft %s in its watch but answers NotFound for it since %s: Porch lost it from its cache (Porch v1.5 does so for a draft created while it re-lists Repository %q, until that repository's git next changes); forkline makes no second draft and looks again with backoff. Any new revision in %q, or a restart of porch-server, brings it back",
 		s.draft.Name, sync.MissingSince.UTC().Format(time.RFC3339), s.pv.Spec.Downstream.Repo, s.pv.Spec.Downstream.Repo))
 	return ctrl.Result{RequeueAfter: min(missing/2, 2*time.Minute)}
+}
+
+// behindItsEvent says Porch's answer to a read of the draft still shows
+// the proposal the watch event the cache holds has already turned back to
+// a Draft, at the same commit and with the same proposed mark (so the
+// cache's Draft is after forkline's proposal, not before it): the read is
+// the older of the two.
+func (r *Reconciler) behindItsEvent(ctx context.Context, fresh *porchv1alpha1.PackageRevision) bool {
+	cached := &porchv1alpha1.PackageRevision{}
+	if err := r.client.Get(ctx, client.ObjectKeyFromObject(fresh), cached); err != nil {
+		return false
+	}
+	proposed := cached.Annotations[v1.AnnotationProposed]
+	return cached.ResourceVersion == fresh.ResourceVersion && proposed != "" && proposed == fresh.Annotations[v1.AnnotationProposed] &&
+		cached.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft &&
+		fresh.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleProposed
 }
 
 // editedNow says whether a person changed the draft since forkline last
