@@ -79,6 +79,14 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 	if ok, err := r.confirmNext(ctx, s); err != nil || !ok {
 		return ctrl.Result{RequeueAfter: s.requeue}, err
 	}
+	if wait := r.refusedLately(s); wait > 0 {
+		// What Porch refused a moment ago it refuses again: Porch v1.5
+		// pushes a refused draft and withdraws it, and the events of that
+		// must not ask again at once. A new release or spec asks at once.
+		setPhase(s, v1.PhaseFailed, pv.Status.Sync.Message)
+		s.done = true
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	ws := freeWorkspace(release.Workspace(s.key), s.downstream)
 	created, err := r.createDraft(ctx, s, ws)
 	switch {
@@ -109,6 +117,7 @@ func (r *Reconciler) findDraft(ctx context.Context, s *scope) (ctrl.Result, erro
 		// later finds it (takenWorkspace) if it is there.
 		setPhase(s, v1.PhaseFailed, fmt.Sprintf("Porch refused the draft for upstream %s: %s; fix that revision of the upstream package (or publish a new one) or change the variant's spec",
 			target.Revision, r.diagnose(ctx, s, err)))
+		r.refused.Store(client.ObjectKeyFromObject(pv), refusal{sync: s.key, generation: pv.Generation, at: s.now})
 		s.done = true
 		return ctrl.Result{RequeueAfter: refusedCreateCheck}, nil
 	case err != nil:
@@ -137,6 +146,28 @@ func lostCreate(s *scope, tried string) string {
 		}
 	}
 	return ""
+}
+
+// refusal is Porch's refusal of a variant's draft for one sync.
+type refusal struct {
+	sync       string // the sync's key: its release and settings
+	generation int64
+	at         time.Time
+}
+
+// refusedLately is how long to wait before asking Porch again for the
+// draft it refused for this sync of this spec; 0 to ask now.
+func (r *Reconciler) refusedLately(s *scope) time.Duration {
+	v, ok := r.refused.Load(client.ObjectKeyFromObject(s.pv))
+	if !ok {
+		return 0
+	}
+	rec := v.(refusal)
+	sync := s.pv.Status.Sync
+	if rec.sync != s.key || rec.generation != s.pv.Generation || sync == nil || sync.Phase != v1.PhaseFailed {
+		return 0
+	}
+	return max(0, refusedCreateCheck-s.now.Sub(rec.at))
 }
 
 // refusedCreateCheck is how long after Porch refused a draft forkline

@@ -201,16 +201,16 @@ func (r *Reconciler) draftNotServed(s *scope) ctrl.Result {
 
 // behindItsEvent says Porch's answer to a read of the draft still shows
 // the proposal the watch event the cache holds has already turned back to
-// a Draft, at the same commit and with the same proposed mark (so the
-// cache's Draft is after forkline's proposal, not before it): the read is
-// the older of the two.
+// a Draft with the same proposed mark (so the cache's Draft came after
+// forkline's proposal, not before it; a person may have pushed on top of
+// the rejection too): the read is the older of the two.
 func (r *Reconciler) behindItsEvent(ctx context.Context, fresh *porchv1alpha1.PackageRevision) bool {
 	cached := &porchv1alpha1.PackageRevision{}
 	if err := r.client.Get(ctx, client.ObjectKeyFromObject(fresh), cached); err != nil {
 		return false
 	}
 	proposed := cached.Annotations[v1.AnnotationProposed]
-	return cached.ResourceVersion == fresh.ResourceVersion && proposed != "" && proposed == fresh.Annotations[v1.AnnotationProposed] &&
+	return proposed != "" && proposed == fresh.Annotations[v1.AnnotationProposed] &&
 		cached.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleDraft &&
 		fresh.Spec.Lifecycle == porchv1alpha1.PackageRevisionLifecycleProposed
 }

@@ -64,6 +64,9 @@ type Reconciler struct {
 	git *upstream.Cache
 	// stated are the facts already told as an Event by this process.
 	stated sync.Map
+	// refused are the variants' last draft creates Porch refused, by
+	// variant (a refusal).
+	refused sync.Map
 	// diagnosed are upstream releases' content problems (nil for none),
 	// by release and commit: what every clone of a release holds.
 	diagnosed *lru.Cache

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/rest"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,8 +33,14 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	// The controllers' logs go to the test output, for whoever reads a failure.
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	// The controllers' logs go to the test output, for whoever reads a
+	// failure; FORKLINE_E2E_DEBUG=1 adds their debug lines (what woke a
+	// variant).
+	logOpts := []zap.Opts{zap.WriteTo(os.Stderr)}
+	if os.Getenv("FORKLINE_E2E_DEBUG") != "" {
+		logOpts = append(logOpts, zap.Level(zapcore.DebugLevel))
+	}
+	ctrl.SetLogger(zap.New(logOpts...))
 	logf := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 	// A step author's function, served the way `make stack-up
 	// FUNCTIONS=dir` serves one (TestAuthorsStepRendersInADraft).
