@@ -78,7 +78,7 @@ func TestRecognized(t *testing.T) {
 		"a person's draft":                       {pr("mine", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), false},
 		"a draft whose creation was cut off":     {inWorkspace(pr("cut", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3"), true},
 		"a proposal in a forkline workspace":     {inWorkspace(pr("prop", "", porchv1alpha1.PackageRevisionLifecycleProposed, ""), "forkline-v1-21-3"), false},
-		"a draft Porch kept only the sync key of": {withAnnotations(inWorkspace(pr("kept", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3"),
+		"a draft Porch kept only the sync key of": {withAnnotations(inWorkspace(pr("kept", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3-2"),
 			v1.AnnotationSync, "v1.21.3"), true},
 		"a person's draft in a forkline workspace": {withAnnotations(inWorkspace(pr("theirs", "", porchv1alpha1.PackageRevisionLifecycleDraft, ""), "forkline-v1-21-3"),
 			v1.AnnotationSync, "v1.21.3", "team", "edge"), false},
