@@ -12,7 +12,9 @@ import (
 
 	porchv1alpha1 "github.com/nephio-project/porch/api/porch/v1alpha1"
 	configapi "github.com/nephio-project/porch/api/porchconfig/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -48,12 +50,21 @@ spec:
       labelExprs:
       - key: cluster
         valueExpr: repository.name
+  - objectSelector:
+      apiVersion: v1
+      kind: ConfigMap
+      matchLabels:
+        fleet-branch: app
+    template:
+      downstream:
+        repoExpr: target.data.repo
 `
 
 // TestConvertedPorchVariantSetFollows: kubectl forkline convert turns a
-// Porch PackageVariantSet into an UpstreamPolicy the API server accepts,
-// names the CEL it could not convert, and forkline following it proposes
-// the same upstream revision into every branch the set named.
+// Porch PackageVariantSet (an explicit list, a repository selector, an
+// object selector, templates) into an UpstreamPolicy the API server
+// accepts, names the CEL it could not convert, and forkline following it
+// proposes the same upstream revision into every branch the set named.
 func TestConvertedPorchVariantSetFollows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -71,6 +82,14 @@ func TestConvertedPorchVariantSetFollows(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// One branch named by an object of the namespace, as a platform team
+	// keeps one per cluster.
+	branch := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cluster-other", Labels: map[string]string{"fleet-branch": "app"}},
+		Data: map[string]string{"repo": "cv-other"}}
+	if err := env.Client.Create(ctx, branch); err != nil {
+		t.Fatal(err)
+	}
+
 	in := filepath.Join(t.TempDir(), "porch.yaml")
 	if err := os.WriteFile(in, []byte(porchVariantSet), 0o644); err != nil {
 		t.Fatal(err)
@@ -84,7 +103,7 @@ func TestConvertedPorchVariantSetFollows(t *testing.T) {
 	}
 	t.Logf("$ kubectl forkline convert -f porch.yaml\n%s\nstderr:\n%s", out, stderr.String())
 	mustContain(t, "convert's standard error", stderr.String(), `NOT CONVERTED: spec.targets[1].template.labelExprs[0] (key: "cluster", valueExpr: "repository.name")`)
-	mustContain(t, "converted policy", string(out), "kind: UpstreamPolicy", "revision: v1.21.2", "# NOT CONVERTED: spec.targets[1].template.labelExprs[0]")
+	mustContain(t, "converted policy", string(out), "kind: UpstreamPolicy", "revision: v1.21.2", "# NOT CONVERTED: spec.targets[1].template.labelExprs[0]", "repoField: data.repo")
 	converted := filepath.Join(t.TempDir(), "forkline.yaml")
 	if err := os.WriteFile(converted, out, 0o644); err != nil {
 		t.Fatal(err)
@@ -108,10 +127,10 @@ func TestConvertedPorchVariantSetFollows(t *testing.T) {
 				proposed[pv.Spec.Downstream.Repo] = pv
 			}
 		}
-		return len(list.Items) == 2 && len(proposed) == 2, nil
+		return len(list.Items) == 3 && len(proposed) == 3, nil
 	})
 	if err != nil {
-		t.Fatalf("the converted policy's variants did not both propose v1.21.2 into cv-explicit and cv-selected: %v (proposed: %v)", err, keys(proposed))
+		t.Fatalf("the converted policy's variants did not all propose v1.21.2 into cv-explicit, cv-selected and cv-other: %v (proposed: %v)", err, keys(proposed))
 	}
 	if got := proposed["cv-selected"].Spec.Labels["tier"]; got != "fleet" {
 		t.Errorf("the selected branch's variant lacks the template's label tier=fleet: %v", proposed["cv-selected"].Spec.Labels)
