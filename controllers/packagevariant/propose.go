@@ -42,6 +42,13 @@ func (r *Reconciler) propose(ctx context.Context, s *scope) (ctrl.Result, error)
 		if err := r.readContent(ctx, s); err != nil || s.done {
 			return ctrl.Result{}, err
 		}
+		if s.prr.ResourceVersion != judged {
+			// Porch v1.5 can serve the resources of another commit than
+			// the revision's for a moment: forkline proposes only content
+			// it can fingerprint, so it looks again shortly.
+			s.done = true
+			return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		}
 	}
 	err := r.writeDraft(ctx, s, draft, judged, func(draft *porchv1alpha1.PackageRevision) {
 		draft.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
