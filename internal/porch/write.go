@@ -120,6 +120,13 @@ func (w Revisions) patch(ctx context.Context, pr *porchv1alpha1.PackageRevision,
 		patch = append(patch, testOp{Op: "test", Path: "/metadata/annotations/" + escapePointer(unless), Value: nil})
 	}
 	for _, op := range ops {
+		if op.Operation == "add" && (op.Path == "/metadata/annotations" || op.Path == "/metadata/labels") {
+			// A whole map, because the caller's copy had none: only while
+			// the revision has none either. Porch v1.5 can answer a read
+			// without the annotations it holds; adding the map would
+			// replace them all.
+			patch = append(patch, testOp{Op: "test", Path: op.Path, Value: nil})
+		}
 		patch = append(patch, op)
 	}
 	data, err := json.Marshal(patch)

@@ -183,3 +183,51 @@ func TestApprovalHoldsOnlyWithoutTheAnnotation(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateNeverReplacesAnnotationsItDidNotSee: a write from a copy that
+// showed no annotations (Porch v1.5 can answer so) adds its annotations
+// only to a revision that has none; one that has some is refused, and keeps
+// them all.
+func TestUpdateNeverReplacesAnnotationsItDidNotSee(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := porchv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		stored      map[string]string
+		wantWritten bool
+	}{
+		{name: "the revision has none either", wantWritten: true},
+		{name: "the revision has annotations the copy lacked", stored: map[string]string{"forkline.dev/written-files": "digests"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := &porchv1alpha1.PackageRevision{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d", Annotations: tc.stored}}
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pr).Build()
+			ctx := context.Background()
+			caller := &porchv1alpha1.PackageRevision{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(pr), caller); err != nil {
+				t.Fatal(err)
+			}
+			caller.Annotations = nil // as Porch answered the read
+			err := Revisions{Client: c, Fresh: c}.Update(ctx, caller, func(pr *porchv1alpha1.PackageRevision) {
+				pr.Annotations = map[string]string{"forkline.dev/owner-uid": "u1"}
+			})
+			if tc.wantWritten != (err == nil) {
+				t.Errorf("err = %v, want written %v", err, tc.wantWritten)
+			}
+			after := &porchv1alpha1.PackageRevision{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(pr), after); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.stored {
+				if after.Annotations[k] != v {
+					t.Errorf("annotation %s = %q after the write, want %q kept: %v", k, after.Annotations[k], v, after.Annotations)
+				}
+			}
+			if got := after.Annotations["forkline.dev/owner-uid"] == "u1"; got != tc.wantWritten {
+				t.Errorf("owner written = %v, want %v", got, tc.wantWritten)
+			}
+		})
+	}
+}
