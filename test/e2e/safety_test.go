@@ -672,19 +672,32 @@ func TestOwnershipAndPeoplesDecisions(t *testing.T) {
 	patchVariant(t, ctx, v.key, func(pv *v1.PackageVariant) { pv.Spec.Pin = nil })
 	got = v.waitVariant("conflicted on v1.21.3", 2*time.Minute, phaseIs(v1.PhaseConflicted, "v1.21.3"))
 	conflicted := &porchv1alpha1.PackageRevision{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: got.Status.Sync.Draft}, conflicted); err != nil {
-		t.Fatal(err)
+	// As a person would, each move is tried again while Porch is briefly
+	// busy (503) or the draft moved under it.
+	asPerson := func(move func() error) {
+		t.Helper()
+		transient := func(err error) bool {
+			return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsConflict(err)
+		}
+		if err := retry.OnError(wait.Backoff{Steps: 6, Duration: 500 * time.Millisecond, Factor: 2}, transient, func() error {
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: got.Status.Sync.Draft}, conflicted); err != nil {
+				return err
+			}
+			return move()
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	conflicted.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
-	if err := env.Client.Update(ctx, conflicted); err != nil {
-		t.Fatal(err)
-	}
+	asPerson(func() error {
+		conflicted.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecycleProposed
+		return env.Client.Update(ctx, conflicted)
+	})
 	// porchctl v1.4+ refuses to approve with a gate False; the API does
 	// not, and a person with approval rights can use it.
-	conflicted.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
-	if err := env.Client.SubResource("approval").Update(ctx, conflicted); err != nil {
-		t.Fatal(err)
-	}
+	asPerson(func() error {
+		conflicted.Spec.Lifecycle = porchv1alpha1.PackageRevisionLifecyclePublished
+		return env.Client.SubResource("approval").Update(ctx, conflicted)
+	})
 	got = v.waitVariant("the hand approval reported", time.Minute, func(pv *v1.PackageVariant) bool {
 		c := meta.FindStatusCondition(pv.Status.Conditions, v1.ConditionConflicted)
 		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "PublishedWithConflicts"
