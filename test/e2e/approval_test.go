@@ -158,7 +158,7 @@ func TestAutomaticApproval(t *testing.T) {
 		}
 		return false
 	})
-	out, _ := env.Kubectl(ctx, "get", "packagevariants", "-n", ns)
+	out, _ := env.Kubectl(ctx, "get", "packagevariants.forkline.dev", "-n", ns)
 	t.Logf("kubectl get packagevariants:\n%s", out)
 	annotateRevision(ctx, t, ns, heldDraft, v1.AnnotationHold, "")
 	until("the hold lifted, the last branch published", func() bool { return len(published("v1.0.0")) == 4 })

@@ -336,7 +336,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	people["person-retries"].waitVariant("declined", time.Minute, phaseIs(v1.PhaseDeclined, "v1.0.0"))
-	if _, err := env.Kubectl(ctx, "annotate", "packagevariant", "person-retries", "-n", ns, v1.AnnotationRetry+"=1", "--overwrite"); err != nil {
+	if _, err := env.Kubectl(ctx, "annotate", "packagevariants.forkline.dev", "person-retries", "-n", ns, v1.AnnotationRetry+"=1", "--overwrite"); err != nil {
 		t.Fatal(err)
 	}
 	report("person-retries", settle(ctx, t, retry, want(kstatus.CurrentStatus, "Proposed", "upstream v1.0.0")))

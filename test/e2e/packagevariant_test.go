@@ -386,7 +386,7 @@ func TestPackageVariantLifecycle(t *testing.T) {
 		t.Error("Conflicted is still True after the resolution")
 	}
 
-	board, _ := env.Kubectl(ctx, "get", "packagevariants", "-n", v.ns, "-o", "wide")
+	board, _ := env.Kubectl(ctx, "get", "packagevariants.forkline.dev", "-n", v.ns, "-o", "wide")
 	t.Logf("kubectl get packagevariants -o wide:\n%s", board)
 	events, _ := env.Kubectl(ctx, "get", "events", "-n", v.ns, "--field-selector", "involvedObject.kind=PackageVariant", "-o", "custom-columns=REASON:.reason,MESSAGE:.message")
 	t.Logf("events:\n%s", events)

@@ -265,7 +265,10 @@ func rejections() []rejection {
 func TestKubectlExplain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := env.Kubectl(ctx, "explain", "packagevariant.spec.upstream")
+	// Named with its group: Porch's own PackageVariant may be installed
+	// too (TestHandOverFromPorchsVariant installs it), as on a cluster
+	// moving over from it.
+	out, err := env.Kubectl(ctx, "explain", "packagevariant.spec.upstream", "--api-version=forkline.dev/v1alpha1")
 	if err != nil {
 		t.Fatal(err)
 	}
