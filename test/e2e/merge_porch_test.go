@@ -44,20 +44,7 @@ func TestMergeMatchesPorchUpdate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const ns = "default"
-	for _, name := range porchComparisonCases {
-		dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
-		if err := env.PushReleases("cmp-upstream", name,
-			devstack.Release{Version: "1", Files: withKptfile(name, readDir(t, filepath.Join(dir, "base")))},
-			devstack.Release{Version: "2", Files: withKptfile(name, readDir(t, filepath.Join(dir, "upstream")))},
-		); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, repo := range []string{"cmp-upstream", "cmp-downstream"} {
-		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stageMergeCases(ctx, t, ns, "cmp-upstream", "cmp-downstream", porchComparisonCases)
 
 	for _, name := range porchComparisonCases {
 		t.Run(name, func(t *testing.T) {
@@ -164,6 +151,28 @@ func porchUpgrade(ctx context.Context, t *testing.T, ns string, draft *porchv1al
 		t.Fatalf("porchctl rpkg upgrade said %q, not which draft it made", out)
 	}
 	return fields[len(fields)-1]
+}
+
+// stageMergeCases publishes each merge golden case in upstream as
+// releases v1 (its base) and v2 (its upstream), and registers upstream and
+// downstream with Porch in ns: where Porch's merge and forkline's are
+// compared.
+func stageMergeCases(ctx context.Context, t *testing.T, ns, upstream, downstream string, cases []string) {
+	t.Helper()
+	for _, name := range cases {
+		dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
+		if err := env.PushReleases(upstream, name,
+			devstack.Release{Version: "1", Files: withKptfile(name, readDir(t, filepath.Join(dir, "base")))},
+			devstack.Release{Version: "2", Files: withKptfile(name, readDir(t, filepath.Join(dir, "upstream")))},
+		); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, repo := range []string{upstream, downstream} {
+		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func resources(ctx context.Context, t *testing.T, name string) *porchv1alpha1.PackageRevisionResources {

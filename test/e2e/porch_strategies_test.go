@@ -41,20 +41,7 @@ func TestPorchUpgradeStrategies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	const ns = "default"
-	for _, name := range strategyCases {
-		dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
-		if err := env.PushReleases("st-upstream", name,
-			devstack.Release{Version: "1", Files: withKptfile(name, readDir(t, filepath.Join(dir, "base")))},
-			devstack.Release{Version: "2", Files: withKptfile(name, readDir(t, filepath.Join(dir, "upstream")))},
-		); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, repo := range []string{"st-upstream", "st-downstream"} {
-		if _, err := env.RegisterRepository(ctx, ns, repo, repo); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stageMergeCases(ctx, t, ns, "st-upstream", "st-downstream", strategyCases)
 	rows := []string{"| case | forkline | Porch resource-merge | Porch copy-merge |", "|---|---|---|---|"}
 	for _, name := range strategyCases {
 		dir := filepath.Join(env.Root, "internal", "merge", "testdata", name)
